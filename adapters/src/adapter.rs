@@ -1,0 +1,50 @@
+use async_trait::async_trait;
+use conform_codec::Datagram;
+use std::time::SystemTime;
+use tokio::sync::broadcast;
+
+/// A datagram that arrived from the server, stamped on arrival.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub datagram: Datagram,
+    /// Wall-clock arrival time (for pcapng and reports).
+    pub at: SystemTime,
+    /// Monotonic sequence number per adapter, so reports can order arrivals exactly.
+    pub seq: u64,
+}
+
+/// Why an adapter could not do its job. These are harness faults: they give the `error`
+/// verdict, never `fail`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    #[error("no such interface `{0}`")]
+    NoSuchInterface(String),
+    #[error("missing privilege: {0} (run as root or grant CAP_NET_RAW/CAP_NET_ADMIN)")]
+    Privilege(String),
+    #[error("failed to {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The port between test components and the system under test.
+///
+/// Invariants: `subscribe` receivers see every datagram that arrives after the call, in arrival
+/// order, and never see the adapter's own outgoing datagrams.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    /// Transmits one datagram. The adapter fills in lower layers the datagram's `meta` leaves
+    /// open (source MAC, IP header, UDP ports).
+    async fn send(&self, d: &Datagram) -> Result<(), AdapterError>;
+
+    /// A new receiver of everything that arrives from now on.
+    fn subscribe(&self) -> broadcast::Receiver<Incoming>;
+
+    /// One line for logs: `raw cf-1234-c0`, `udp 127.0.0.1:5353`.
+    fn describe(&self) -> String;
+}

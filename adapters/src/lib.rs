@@ -1,0 +1,12 @@
+//! conform-adapters: move datagrams between the runner and a server under test.
+//!
+//! An adapter is a small trait (packetdrill's netdev idea): `send` one datagram, `subscribe` to
+//! everything that arrives. Adapters know framing, not meaning: they never decode DHCP or DNS.
+//! Unsafe code is confined to the `sys` module (AF_PACKET, TUNSETIFF).
+#![deny(unsafe_code)]
+
+mod adapter;
+pub mod sim;
+pub mod udp;
+
+pub use adapter::{Adapter, AdapterError, Incoming};

@@ -1,0 +1,1 @@
+//! Ethernet / IPv4 / UDP framing (placeholder: being replaced).

@@ -1,0 +1,63 @@
+//! The protocol abstraction the runner and the suite loader use: resolve field paths, decode
+//! datagrams into matchable views, encode concrete templates.
+
+use crate::datagram::Datagram;
+use crate::field::FieldRef;
+use crate::value::Value;
+use std::borrow::Cow;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// A protocol known to conform (DHCPv4, DNS).
+pub trait Protocol: Send + Sync + Debug {
+    /// `dhcp` or `dns`.
+    fn name(&self) -> &'static str;
+
+    /// Resolves a dotted field path (`options.client_id.type`, `yiaddr`, `ip.dst`) to its
+    /// canonical form. `None` when the path is unknown for this protocol.
+    fn resolve(&self, path: &str) -> Option<FieldRef>;
+
+    /// Whether `path` names a group of fields (`options`, `flags`, `ip`), so a nested YAML map
+    /// under it is a record of sub-fields rather than a matching mechanism.
+    fn is_group(&self, path: &str) -> bool;
+
+    /// Known paths, for "did you mean" hints and for documentation.
+    fn paths(&self) -> Vec<String>;
+
+    /// Decodes a received datagram. Never fails and never panics: malformed input is exposed
+    /// through fields such as `malformed` or `end_present`.
+    fn decode(&self, d: &Datagram) -> Arc<dyn Decoded>;
+
+    /// Encodes a send template whose fields are all concrete. `None` means "omit this field"
+    /// (for options: do not emit it). Fields are in template order, which is the wire order
+    /// for options.
+    fn encode(&self, fields: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError>;
+}
+
+/// A decoded message: the view templates match against.
+pub trait Decoded: Send + Sync + Debug {
+    /// The value at a resolved path, or `None` when the field is absent.
+    fn get(&self, f: &FieldRef) -> Option<Cow<'_, Value>>;
+    /// One line for logs and sequence charts (`DHCPOFFER xid=0x1234 yiaddr=192.0.2.100`).
+    fn summary(&self) -> String;
+    /// A JSON rendering of every field, for events and HTML reports.
+    fn to_json(&self) -> serde_json::Value;
+}
+
+/// Why a send template could not become bytes.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodeError {
+    #[error("field `{path}` cannot be encoded: {reason}")]
+    Field { path: String, reason: String },
+    #[error("failed to encode message: {0}")]
+    Other(String),
+}
+
+/// Looks a protocol up by the name used in suites.
+pub fn protocol_by_name(name: &str) -> Option<Arc<dyn Protocol>> {
+    match name {
+        "dhcp" => Some(Arc::new(crate::dhcp::Dhcp::default())),
+        _ => None,
+    }
+}
