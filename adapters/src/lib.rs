@@ -6,7 +6,11 @@
 #![deny(unsafe_code)]
 
 mod adapter;
+pub mod raw;
+pub mod relay;
 pub mod sim;
+pub mod sys;
+pub mod tap;
 pub mod udp;
 
 pub use adapter::{Adapter, AdapterError, Incoming};

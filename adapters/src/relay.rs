@@ -1,0 +1,263 @@
+//! DHCP relay-agent adapter: a plain UDP socket bound to `<relay address>:67` that sends to the
+//! server's `address:67`, the way a relay agent (RFC 2131 §4.1, RFC 1542) forwards client
+//! messages. The suite sets `giaddr` in the payload (this adapter never edits payloads); the
+//! server answers to `giaddr:67`, which is this socket.
+//!
+//! Needs no raw-socket privilege, only an address to bind: in the lab the client-side veth gets
+//! the relay address (for example 192.0.2.2/24). Binding port 67 needs
+//! `CAP_NET_BIND_SERVICE` (root in the lab).
+//!
+//! The same type, opened with [`RelayAdapter::udp_in_netns`], is the lab's plain UDP adapter
+//! (DNS): `conform_adapters::udp::UdpAdapter` can only bind in the process's own namespace.
+
+use crate::adapter::{Adapter, AdapterError, Incoming};
+use crate::raw::in_netns;
+use async_trait::async_trait;
+use conform_codec::{Datagram, Meta};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::UdpSocket;
+use tokio::sync::broadcast;
+
+/// A UDP socket in a chosen network namespace, bound to a local address and sending to a fixed
+/// server unless a datagram's meta names another unicast destination.
+///
+/// Invariant: subscribers see only datagrams received on this socket (never its own sends).
+pub struct RelayAdapter {
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    server: SocketAddr,
+    netns: Option<String>,
+    label: &'static str,
+    tx: broadcast::Sender<Incoming>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+fn bind_std(local: SocketAddr, netns: Option<&str>) -> Result<std::net::UdpSocket, AdapterError> {
+    let where_ = netns
+        .map(|n| format!(" in network namespace `{n}`"))
+        .unwrap_or_default();
+    let s = std::net::UdpSocket::bind(local).map_err(|e| match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            AdapterError::Privilege(format!("bind UDP {local}{where_}: {e}"))
+        }
+        Some(libc::EADDRNOTAVAIL) => AdapterError::Other(format!(
+            "failed to bind UDP {local}{where_}: address {} is not configured on any interface \
+             there (give the client-side interface this address for relay mode)",
+            local.ip()
+        )),
+        _ => AdapterError::Io {
+            what: format!("bind UDP {local}{where_}"),
+            source: e,
+        },
+    })?;
+    let io_err = |what: &str, e: io::Error| AdapterError::Io {
+        what: what.into(),
+        source: e,
+    };
+    s.set_broadcast(true)
+        .map_err(|e| io_err("enable SO_BROADCAST", e))?;
+    s.set_nonblocking(true)
+        .map_err(|e| io_err("make UDP socket non-blocking", e))?;
+    Ok(s)
+}
+
+impl RelayAdapter {
+    /// A relay agent at `local` (normally `<relay ip>:67`) in the current namespace.
+    pub async fn bind(local: SocketAddr, server: SocketAddr) -> Result<Self, AdapterError> {
+        Self::open(None, local, server, "relay").await
+    }
+
+    /// A relay agent at `local` inside network namespace `netns`. The process stays in its own
+    /// namespace; the socket lives in `netns`.
+    pub async fn open_in_netns(
+        netns: &str,
+        local: SocketAddr,
+        server: SocketAddr,
+    ) -> Result<Self, AdapterError> {
+        Self::open(Some(netns), local, server, "relay").await
+    }
+
+    /// A plain UDP client (for example DNS from `192.0.2.2:0` to `192.0.2.1:53`) inside `netns`.
+    pub async fn udp_in_netns(
+        netns: &str,
+        local: SocketAddr,
+        server: SocketAddr,
+    ) -> Result<Self, AdapterError> {
+        Self::open(Some(netns), local, server, "udp").await
+    }
+
+    async fn open(
+        netns: Option<&str>,
+        local: SocketAddr,
+        server: SocketAddr,
+        label: &'static str,
+    ) -> Result<Self, AdapterError> {
+        let ns = netns.map(str::to_owned);
+        let std_sock = in_netns(netns, move || bind_std(local, ns.as_deref())).await?;
+        let sock = UdpSocket::from_std(std_sock).map_err(|e| AdapterError::Io {
+            what: "register UDP socket with the tokio reactor".into(),
+            source: e,
+        })?;
+        let local = sock.local_addr().unwrap_or(local);
+        let sock = Arc::new(sock);
+        let (tx, _) = broadcast::channel(4096);
+        let reader = tokio::spawn(receive_loop(sock.clone(), tx.clone(), local));
+        Ok(RelayAdapter {
+            sock,
+            local,
+            server,
+            netns: netns.map(str::to_owned),
+            label,
+            tx,
+            reader,
+        })
+    }
+
+    /// The bound local address (the relay agent's address for relay mode).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The default destination.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server
+    }
+}
+
+async fn receive_loop(sock: Arc<UdpSocket>, tx: broadcast::Sender<Incoming>, local: SocketAddr) {
+    let mut buf = vec![0u8; 65_536];
+    let mut seq = 0u64;
+    let mut consecutive_errors = 0u32;
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(_) => {
+                // ICMP errors (port unreachable) surface here on Linux; they are not fatal.
+                consecutive_errors += 1;
+                if consecutive_errors > 100 {
+                    break;
+                }
+                continue;
+            }
+        };
+        consecutive_errors = 0;
+        let meta = Meta {
+            ip_src: Some(from.ip()),
+            src_port: Some(from.port()),
+            ip_dst: Some(local.ip()),
+            dst_port: Some(local.port()),
+            transport: "udp".into(),
+            ..Meta::default()
+        };
+        let _ = tx.send(Incoming {
+            datagram: Datagram {
+                payload: buf[..n].to_vec(),
+                meta,
+            },
+            at: SystemTime::now(),
+            seq,
+        });
+        seq += 1;
+    }
+}
+
+/// The destination of one datagram: the meta's address if it is a usable unicast address
+/// (a client template's `255.255.255.255` or `0.0.0.0` means "the server" here), the meta's
+/// port if given, the server otherwise.
+fn destination(meta: &Meta, server: SocketAddr) -> SocketAddr {
+    let ip = match meta.ip_dst {
+        Some(IpAddr::V4(a)) if !a.is_unspecified() && !a.is_broadcast() && !a.is_multicast() => {
+            IpAddr::V4(a)
+        }
+        Some(IpAddr::V6(a)) if !a.is_unspecified() && !a.is_multicast() => IpAddr::V6(a),
+        _ => server.ip(),
+    };
+    SocketAddr::new(ip, meta.dst_port.unwrap_or(server.port()))
+}
+
+impl Drop for RelayAdapter {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+#[async_trait]
+impl Adapter for RelayAdapter {
+    async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
+        let to = destination(&d.meta, self.server);
+        self.sock
+            .send_to(&d.payload, to)
+            .await
+            .map(|_| ())
+            .map_err(|e| AdapterError::Io {
+                what: format!("send UDP {} -> {to}", self.local),
+                source: e,
+            })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Incoming> {
+        self.tx.subscribe()
+    }
+
+    fn describe(&self) -> String {
+        let ns = self
+            .netns
+            .as_deref()
+            .map(|n| format!(" in netns {n}"))
+            .unwrap_or_default();
+        format!("{} {} -> {}{ns}", self.label, self.local, self.server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_and_unspecified_destinations_mean_the_server() {
+        let server: SocketAddr = "192.0.2.1:67".parse().unwrap();
+        let mut m = Meta::default();
+        assert_eq!(destination(&m, server), server);
+        m.ip_dst = Some("255.255.255.255".parse().unwrap());
+        assert_eq!(destination(&m, server), server);
+        m.ip_dst = Some("0.0.0.0".parse().unwrap());
+        assert_eq!(destination(&m, server), server);
+        m.ip_dst = Some("192.0.2.9".parse().unwrap());
+        m.dst_port = Some(1067);
+        assert_eq!(destination(&m, server), "192.0.2.9:1067".parse().unwrap());
+    }
+
+    #[tokio::test]
+    async fn loopback_echo_in_own_namespace() {
+        // 127.0.0.1 only: traffic never leaves this host.
+        let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        echo.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let server = echo.local_addr().unwrap();
+        let a = RelayAdapter::bind("127.0.0.1:0".parse().unwrap(), server)
+            .await
+            .unwrap();
+        let mut rx = a.subscribe();
+        a.send(&Datagram {
+            payload: b"ping".to_vec(),
+            meta: Meta::default(),
+        })
+        .await
+        .unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = echo.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ping");
+        echo.send_to(b"pong", from).unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(2), rx.recv())
+            .await
+            .expect("reply within 2 s")
+            .unwrap();
+        assert_eq!(got.datagram.payload, b"pong");
+        assert_eq!(got.datagram.meta.ip_src, Some(server.ip()));
+        assert_eq!(got.datagram.meta.src_port, Some(server.port()));
+        assert!(a.describe().starts_with("relay 127.0.0.1:"));
+    }
+}
