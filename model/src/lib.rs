@@ -12,6 +12,7 @@ pub mod event;
 pub mod load;
 pub mod matcher;
 pub mod node;
+pub mod schema;
 pub mod suite;
 pub mod template;
 pub mod verdict;

@@ -600,7 +600,12 @@ impl Ctx<'_> {
                     from_altstep: None,
                     pos,
                 }];
-                branches.extend(self.activated(scope, d));
+                // A default that handles a message in place of the awaited one ends the
+                // component unless it repeats: later steps depend on the awaited message.
+                branches.extend(self.activated(scope, d).into_iter().map(|mut b| {
+                    b.stop |= !b.repeat;
+                    b
+                }));
                 branches.push(Branch {
                     on: BranchOn::Timeout { timer: String::new(), implicit: Some(timeout) },
                     verdict: on_timeout,

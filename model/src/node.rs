@@ -197,7 +197,10 @@ impl<'de> Deserialize<'de> for Node {
 
 /// Parses YAML text into a node tree. The error carries the position of a syntax error.
 pub fn parse_yaml(text: &str) -> Result<Node, (Pos, String)> {
+    // YAML 1.2 core booleans only: under YAML 1.1 rules `var: n` or `hostname: off` would
+    // silently become booleans (the "Norway problem").
     let opts = serde_saphyr::options! {
+        strict_booleans: true,
         budget: serde_saphyr::budget! {
             max_depth: 64,
             max_nodes: 2_000_000,
@@ -246,5 +249,20 @@ mod tests {
         let (pos, msg) = parse_yaml("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(pos.line >= 1, "{msg}");
         assert!(!msg.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod yaml12 {
+    use super::NodeKind;
+
+    /// YAML 1.1 booleans (`n`, `yes`, `off`) are plain strings: `var: n` must name `n`.
+    #[test]
+    fn only_yaml12_booleans() {
+        let n = super::parse_yaml("a: n\nb: y\nc: yes\nd: off\ne: true\n").unwrap();
+        for k in ["a", "b", "c", "d"] {
+            assert!(matches!(n.get(k).unwrap().kind, NodeKind::Str(_)), "{k}");
+        }
+        assert_eq!(n.get("e").unwrap().kind, NodeKind::Bool(true));
     }
 }

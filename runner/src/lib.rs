@@ -1,1 +1,8 @@
-//! placeholder
+//! conform-runner: plans, schedules and executes suites through an adapter, emitting typed
+//! events. The `conform` binary (main.rs) is a thin CLI over this library.
+#![deny(unsafe_code)]
+
+pub mod exec;
+pub mod params;
+pub mod plan;
+pub mod target;

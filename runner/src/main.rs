@@ -1,1 +1,425 @@
-fn main() {}
+//! The `conform` command line. Exit codes (documented in the README and tested):
+//! 0 all selected cases passed; 1 a case failed (fail, inconc unless `--inconc=pass|skip`,
+//! none); 2 invalid suite or usage; 3 harness error (adapter, privilege, lab).
+#![deny(unsafe_code)]
+
+use clap::{Parser, Subcommand, ValueEnum};
+use conform_model::event::{EventKind, RunEvent, EVENTS_VERSION};
+use conform_model::load::{load_paths, Loaded};
+use conform_reports::aggregate::InconcPolicy;
+use conform_reports::{jsonl, junit, term, RunRecord};
+use conform_runner::exec::{CaseEnv, Emitter};
+use conform_runner::plan::{run_all, Filter, Planned};
+use conform_runner::{params, target};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_OK: u8 = 0;
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_HARNESS: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "conform", version, about = "TTCN-3-style conformance tests for DHCP and DNS servers")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Validate suites; report every problem with file:line:column (exit 2 on any).
+    Check { paths: Vec<PathBuf> },
+    /// List cases with id, spec reference, level and tags.
+    List {
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Run cases against a target.
+    Run(RunArgs),
+    /// Print the JSON Schema of the suite format.
+    Schema,
+    /// Re-render reports from a saved events file.
+    Report {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
+        inconc: InconcArg,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct FilterArgs {
+    /// Only cases whose id or title matches this regular expression.
+    #[arg(short = 'k', value_name = "PATTERN")]
+    pattern: Option<String>,
+    /// Only cases with this tag (repeatable: all must be present).
+    #[arg(long = "tag", value_name = "T")]
+    tags: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// A target profile name (dnsmasq, kea, ...) or a profile file: conform builds a lab and
+    /// starts the server.
+    #[arg(long, value_name = "NAME|FILE")]
+    target: Option<String>,
+    /// Use an existing interface (a server already running on it) instead of a lab.
+    #[arg(long, value_name = "IF")]
+    iface: Option<String>,
+    /// Talk plain UDP to a server at ADDR:PORT (DNS, or a DHCP server through the relay path).
+    #[arg(long, value_name = "ADDR:PORT")]
+    udp: Option<String>,
+    /// Set a module parameter (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Cases in parallel (exclusive cases always run alone).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Seed for client identities (MACs, xids); printed so a run can be reproduced.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write run events as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Write JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// How inconclusive verdicts count.
+    #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
+    inconc: InconcArg,
+    /// Directory for the lab's server config and logs.
+    #[arg(long, value_name = "DIR", default_value = "conform-out")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InconcArg {
+    Fail,
+    Pass,
+    Skip,
+}
+
+impl From<InconcArg> for InconcPolicy {
+    fn from(a: InconcArg) -> Self {
+        match a {
+            InconcArg::Fail => InconcPolicy::Fail,
+            InconcArg::Pass => InconcPolicy::Pass,
+            InconcArg::Skip => InconcPolicy::Skip,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    ExitCode::from(match cli.cmd {
+        Cmd::Check { paths } => check(&paths),
+        Cmd::List { paths, filter } => list(&paths, &filter),
+        Cmd::Run(args) => run(args),
+        Cmd::Schema => {
+            println!("{}", conform_model::schema::generate());
+            EXIT_OK
+        }
+        Cmd::Report { from, junit: junit_path, inconc } => report(&from, junit_path.as_ref(), inconc.into()),
+    })
+}
+
+fn load(paths: &[PathBuf]) -> Result<Loaded, u8> {
+    if paths.is_empty() {
+        eprintln!("error: no suite paths given (for example: conform check suites/)");
+        return Err(EXIT_USAGE);
+    }
+    let loaded = load_paths(paths);
+    if !loaded.diagnostics.is_empty() {
+        eprint!("{}", loaded.render_diagnostics());
+        let files: std::collections::BTreeSet<_> = loaded.diagnostics.iter().map(|d| d.file.clone()).collect();
+        eprintln!("error: {} problem(s) in {} file(s)", loaded.diagnostics.len(), files.len());
+        return Err(EXIT_USAGE);
+    }
+    Ok(loaded)
+}
+
+fn check(paths: &[PathBuf]) -> u8 {
+    match load(paths) {
+        Ok(l) => {
+            let n: usize = l.suites.iter().map(|s| s.cases.len()).sum();
+            println!("ok: {} suite(s), {} case(s), {} file(s) checked", l.suites.len(), n, l.sources.len());
+            EXIT_OK
+        }
+        Err(c) => c,
+    }
+}
+
+fn filter_of(f: &FilterArgs) -> Result<Filter, u8> {
+    let pattern = match &f.pattern {
+        Some(p) => match regex::Regex::new(p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("error: -k `{p}` is not a valid regular expression: {e}");
+                return Err(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
+    Ok(Filter { pattern, tags: f.tags.clone() })
+}
+
+fn list(paths: &[PathBuf], f: &FilterArgs) -> u8 {
+    let loaded = match load(paths) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    let filter = match filter_of(f) {
+        Ok(f) => f,
+        Err(c) => return c,
+    };
+    let mut n = 0;
+    for c in loaded.cases().filter(|c| filter.selects(c)) {
+        n += 1;
+        let tags = if c.tags.is_empty() { String::new() } else { format!("  [{}]", c.tags.join(", ")) };
+        let excl = if c.exclusive { "  (exclusive)" } else { "" };
+        println!("{:<48} {:<22} {:<10}{}{}", c.id, c.spec.to_string(), c.level, tags, excl);
+    }
+    eprintln!("{n} case(s)");
+    EXIT_OK
+}
+
+fn run(args: RunArgs) -> u8 {
+    let loaded = match load(&args.paths) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    let filter = match filter_of(&args.filter) {
+        Ok(f) => f,
+        Err(c) => return c,
+    };
+    let cli_params = match params::parse_pairs(&args.params) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let unknown = params::unknown_params(loaded.suites.iter().flat_map(|s| s.params.iter()), &cli_params);
+    if !unknown.is_empty() {
+        eprintln!("error: --param names no suite declares: {}", unknown.join(", "));
+        return EXIT_USAGE;
+    }
+    let protos: std::collections::BTreeSet<&str> = loaded.suites.iter().map(|s| s.protocol.name()).collect();
+    if protos.len() > 1 {
+        eprintln!("error: one run covers one protocol; these paths mix {}", protos.into_iter().collect::<Vec<_>>().join(" and "));
+        return EXIT_USAGE;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    rt.block_on(run_async(args, loaded, filter, cli_params))
+}
+
+async fn run_async(args: RunArgs, loaded: Loaded, filter: Filter, cli_params: HashMap<String, String>) -> u8 {
+    let spec = target::TargetSpec { target: args.target.clone(), iface: args.iface.clone(), udp: args.udp.clone(), out: args.out.clone() };
+    let proto = match loaded.suites.first() {
+        Some(s) => s.protocol.clone(),
+        None => {
+            eprintln!("error: no cases to run");
+            return EXIT_USAGE;
+        }
+    };
+    let tgt = match target::start(&spec, proto.name()).await {
+        Ok(t) => t,
+        Err(target::TargetError::Usage(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+        Err(target::TargetError::Harness(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let code = run_with_target(&args, &loaded, &filter, &cli_params, &tgt).await;
+    tgt.shutdown().await;
+    code
+}
+
+async fn run_with_target(
+    args: &RunArgs,
+    loaded: &Loaded,
+    filter: &Filter,
+    cli_params: &HashMap<String, String>,
+    tgt: &target::Target,
+) -> u8 {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+    let emitter = Emitter::new(tx);
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let mut plan = Vec::new();
+    for s in &loaded.suites {
+        let vals = match params::resolve(&s.params, &tgt.params, cli_params) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("error: suite {}: {e}", s.file.display());
+                return EXIT_USAGE;
+            }
+        };
+        for c in s.cases.iter().filter(|c| filter.selects(c)) {
+            let env = CaseEnv { adapter: tgt.adapter.clone(), proto: s.protocol.clone(), params: vals.clone(), seed, emitter: emitter.clone() };
+            plan.push(Planned { case: c.clone(), env });
+        }
+    }
+    if plan.is_empty() {
+        eprintln!("error: no case matches the filters");
+        return EXIT_USAGE;
+    }
+    let run_id = format!("{:016x}", rand::random::<u64>());
+    eprintln!("conform: run {run_id}, {} case(s) against {} via {}, seed {seed}", plan.len(), tgt.name, tgt.adapter.describe());
+    emitter.emit(EventKind::RunStarted { version: EVENTS_VERSION, run_id, target: tgt.name.clone(), adapter: tgt.adapter.describe(), cases: plan.len(), seed });
+
+    let mut events_file = match &args.events {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot write events to {}: {e}", p.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let style = term::Style { color: std::io::stdout().is_terminal() };
+    let started = std::time::Instant::now();
+    let deviations = tgt.deviations.clone();
+    let jobs = args_jobs(args);
+    let runner = tokio::spawn(async move { run_all(plan, jobs, &deviations).await });
+    // Stream events: the terminal prints each case as it finishes, the JSON lines file gets all.
+    let mut all: Vec<RunEvent> = Vec::new();
+    let mut stdout = std::io::stdout();
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupted = false;
+    let mut runner = runner;
+    let outcome = loop {
+        tokio::select! {
+            Some(e) = rx.recv() => {
+                if let Some(f) = events_file.as_mut() {
+                    let _ = jsonl::write_event(f, &e);
+                }
+                if let EventKind::CaseFinished { .. } = &e.kind {
+                    all.push(e);
+                    let rec = RunRecord::from_events(all.iter());
+                    if let Some(c) = rec.cases.last() {
+                        let _ = writeln!(stdout, "{}", term::case_line(c, style));
+                    }
+                } else {
+                    all.push(e);
+                }
+            }
+            r = &mut runner => break r.ok(),
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                eprintln!("\ninterrupted: stopping the run and removing the lab");
+                runner.abort();
+            }
+        }
+    };
+    while let Ok(e) = rx.try_recv() {
+        if let Some(f) = events_file.as_mut() {
+            let _ = jsonl::write_event(f, &e);
+        }
+        all.push(e);
+    }
+    let Some(outcome) = outcome else {
+        return EXIT_HARNESS;
+    };
+    let fin = RunEvent { t_ms: started.elapsed().as_secs_f64() * 1000.0, kind: EventKind::RunFinished { counts: outcome.counts.clone(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 } };
+    if let Some(f) = events_file.as_mut() {
+        let _ = jsonl::write_event(f, &fin);
+        let _ = f.flush();
+    }
+    all.push(fin);
+    let rec = RunRecord::from_events(all.iter());
+    let policy: InconcPolicy = args.inconc.into();
+    print!("{}", term::summary(&rec, policy, style));
+    if let Some(p) = &args.junit {
+        match junit::render(&rec, policy) {
+            Ok(xml) => {
+                if let Err(e) = std::fs::write(p, xml) {
+                    eprintln!("error: cannot write JUnit to {}: {e}", p.display());
+                    return EXIT_HARNESS;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_HARNESS;
+            }
+        }
+    }
+    exit_code(&rec, policy)
+}
+
+fn args_jobs(a: &RunArgs) -> usize {
+    a.jobs
+}
+
+/// 3 when any case ended in `error`, else 1 when any case did not pass the gate, else 0.
+fn exit_code(rec: &RunRecord, policy: InconcPolicy) -> u8 {
+    if rec.cases.iter().any(|c| c.verdict == conform_model::Verdict::Error) {
+        EXIT_HARNESS
+    } else if rec.cases.iter().all(|c| c.gate_ok(policy)) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn report(from: &PathBuf, junit_path: Option<&PathBuf>, policy: InconcPolicy) -> u8 {
+    let f = match std::fs::File::open(from) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", from.display());
+            return EXIT_USAGE;
+        }
+    };
+    let events = match jsonl::read_events(std::io::BufReader::new(f)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {}: {e}", from.display());
+            return EXIT_USAGE;
+        }
+    };
+    let rec = RunRecord::from_events(events.iter());
+    let style = term::Style { color: std::io::stdout().is_terminal() };
+    for c in &rec.cases {
+        println!("{}", term::case_line(c, style));
+    }
+    print!("{}", term::summary(&rec, policy, style));
+    if let Some(p) = junit_path {
+        match junit::render(&rec, policy).map(|x| std::fs::write(p, x)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return EXIT_HARNESS;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_HARNESS;
+            }
+        }
+    }
+    exit_code(&rec, policy)
+}

@@ -1,0 +1,523 @@
+//! Executing cases: components, alt with snapshot semantics, timers, captures, verdicts.
+//!
+//! One task per case dispatches every arriving datagram (decoded once) to the case's
+//! components; each component runs its steps and keeps a local verdict that only gets worse.
+//! The case verdict is the worst over all components. Every action is reported as a
+//! `RunEvent` on the events channel; nothing else leaves this module.
+
+use conform_adapters::Adapter;
+use conform_codec::{Decoded, Protocol, Value};
+use conform_model::event::{At, EventKind, RunEvent};
+use conform_model::suite::{Branch, BranchOn, Case, Component, Step};
+use conform_model::{Env, Template, Verdict};
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Emits events stamped relative to the run's start.
+#[derive(Clone)]
+pub struct Emitter {
+    tx: mpsc::UnboundedSender<RunEvent>,
+    start: Instant,
+}
+
+impl Emitter {
+    pub fn new(tx: mpsc::UnboundedSender<RunEvent>) -> Self {
+        Emitter { tx, start: Instant::now() }
+    }
+
+    pub fn emit(&self, kind: EventKind) {
+        let t_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        // A closed channel means the reporter is gone (run aborted); nothing to do.
+        let _ = self.tx.send(RunEvent { t_ms, kind });
+    }
+}
+
+/// Everything a case needs from its run.
+#[derive(Clone)]
+pub struct CaseEnv {
+    pub adapter: Arc<dyn Adapter>,
+    pub proto: Arc<dyn Protocol>,
+    /// Module parameter values for the case's suite.
+    pub params: HashMap<String, Value>,
+    pub seed: u64,
+    pub emitter: Emitter,
+}
+
+/// The outcome of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+    pub duration: Duration,
+}
+
+type Msg = Arc<dyn Decoded>;
+
+/// Runs one case to its verdict. Never panics on server behaviour; harness faults give `error`.
+pub async fn run_case(case: Arc<Case>, env: CaseEnv) -> CaseResult {
+    let started = Instant::now();
+    env.emitter.emit(EventKind::CaseStarted {
+        case: case.id.clone(),
+        title: case.title.clone(),
+        suite: case.suite.clone(),
+        file: case.file.display().to_string(),
+        spec: case.spec.to_string(),
+        level: case.level.clone(),
+        text: case.text.clone(),
+        tags: case.tags.clone(),
+    });
+    let guard = case.timeout;
+    let inner = run_components(case.clone(), env.clone());
+    let (verdict, reason) = match tokio::time::timeout(guard, inner).await {
+        Ok(r) => r,
+        Err(_) => {
+            let reason = format!("case guard timer expired after {} ms", guard.as_millis());
+            env.emitter.emit(EventKind::VerdictSet {
+                at: At { case: case.id.clone(), component: "mtc".into(), step: String::new() },
+                verdict: Verdict::Error,
+                reason: Some(reason.clone()),
+            });
+            (Verdict::Error, Some(reason))
+        }
+    };
+    CaseResult { verdict, reason, duration: started.elapsed() }
+}
+
+/// Shared state of a case: component inboxes and handles.
+struct CaseCtx {
+    case: Arc<Case>,
+    env: CaseEnv,
+    inboxes: std::sync::Mutex<Vec<mpsc::UnboundedSender<Msg>>>,
+}
+
+async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<String>) {
+    let ctx = Arc::new(CaseCtx { case: case.clone(), env: env.clone(), inboxes: Default::default() });
+    // Subscribe before any component sends, so no reply can be missed.
+    let mut rx = env.adapter.subscribe();
+    let dispatcher = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(inc) => {
+                        let msg = ctx.env.proto.decode(&inc.datagram);
+                        ctx.env.emitter.emit(EventKind::Received {
+                            at: At { case: ctx.case.id.clone(), component: String::new(), step: String::new() },
+                            summary: msg.summary(),
+                            datagram: inc.datagram,
+                        });
+                        let inboxes = ctx.inboxes.lock().map(|g| g.clone()).unwrap_or_default();
+                        for tx in inboxes {
+                            let _ = tx.send(msg.clone());
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        ctx.env.emitter.emit(EventKind::AdapterError {
+                            at: At { case: ctx.case.id.clone(), component: String::new(), step: String::new() },
+                            message: format!("receive queue overflowed: {n} datagrams dropped"),
+                        });
+                    }
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+
+    let mut mtc = ComponentRun::new(ctx.clone(), "mtc");
+    let mut handles: HashMap<String, tokio::task::JoinHandle<(Verdict, Option<String>)>> = HashMap::new();
+    if !case.explicit_start {
+        for c in &case.components {
+            handles.insert(c.name.clone(), spawn_component(ctx.clone(), c));
+        }
+    }
+    mtc.components = case.components.iter().map(|c| (c.name.clone(), c.clone())).collect();
+    mtc.handles = handles;
+    let steps = case.steps.clone();
+    let _ = mtc.steps(&steps, "").await;
+    // Implicit join of everything still running.
+    let names: Vec<String> = mtc.handles.keys().cloned().collect();
+    mtc.join(&names).await;
+    dispatcher.abort();
+    let mut verdict = mtc.verdict;
+    let mut reason = mtc.reason.clone();
+    for (v, r) in mtc.joined.drain(..) {
+        if v > verdict {
+            verdict = v;
+            reason = r;
+        }
+    }
+    (verdict, reason)
+}
+
+fn spawn_component(ctx: Arc<CaseCtx>, c: &Component) -> tokio::task::JoinHandle<(Verdict, Option<String>)> {
+    let mut run = ComponentRun::new(ctx, &c.name);
+    let steps = c.steps.clone();
+    tokio::spawn(async move {
+        let _ = run.steps(&steps, "").await;
+        (run.verdict, run.reason)
+    })
+}
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// One running test component.
+struct ComponentRun {
+    ctx: Arc<CaseCtx>,
+    name: String,
+    vars: HashMap<String, Value>,
+    inbox: mpsc::UnboundedReceiver<Msg>,
+    timers: HashMap<String, Instant>,
+    verdict: Verdict,
+    reason: Option<String>,
+    components: HashMap<String, Component>,
+    handles: HashMap<String, tokio::task::JoinHandle<(Verdict, Option<String>)>>,
+    joined: Vec<(Verdict, Option<String>)>,
+}
+
+impl Env for ComponentRun {
+    fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+}
+
+impl ComponentRun {
+    fn new(ctx: Arc<CaseCtx>, name: &str) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut g) = ctx.inboxes.lock() {
+            g.push(tx);
+        }
+        let mut vars = ctx.env.params.clone();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (ctx.env.seed, &ctx.case.id, name).hash(&mut h);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(h.finish());
+        // Locally administered unicast MAC: each case and component has its own identity, so
+        // cases can run in parallel against one server.
+        let mut mac = [0u8; 6];
+        rng.fill(&mut mac);
+        mac[0] = (mac[0] & 0xfc) | 0x02;
+        let xid: u32 = rng.random();
+        vars.insert("mac".into(), Value::Mac(mac));
+        vars.insert("chaddr".into(), Value::Bytes(mac.to_vec()));
+        let mut cid = vec![1u8];
+        cid.extend_from_slice(&mac);
+        vars.insert("client_id".into(), Value::Bytes(cid));
+        vars.insert("xid".into(), Value::Int(i64::from(xid)));
+        vars.insert("case_id".into(), Value::Str(ctx.case.id.clone()));
+        vars.insert("component".into(), Value::Str(name.to_string()));
+        ComponentRun {
+            ctx,
+            name: name.to_string(),
+            vars,
+            inbox: rx,
+            timers: HashMap::new(),
+            verdict: Verdict::None,
+            reason: None,
+            components: HashMap::new(),
+            handles: HashMap::new(),
+            joined: Vec::new(),
+        }
+    }
+
+    fn at(&self, step: &str) -> At {
+        At { case: self.ctx.case.id.clone(), component: self.name.clone(), step: step.to_string() }
+    }
+
+    fn emit(&self, k: EventKind) {
+        self.ctx.env.emitter.emit(k);
+    }
+
+    fn set_verdict(&mut self, v: Verdict, reason: Option<String>, step: &str) {
+        self.emit(EventKind::VerdictSet { at: self.at(step), verdict: v, reason: reason.clone() });
+        if v > self.verdict {
+            self.verdict = v;
+            self.reason = reason;
+        } else if v == self.verdict && self.reason.is_none() {
+            self.reason = reason;
+        }
+    }
+
+    fn steps<'a>(&'a mut self, steps: &'a [Step], prefix: &'a str) -> futures_like::BoxFuture<'a, Flow> {
+        Box::pin(async move {
+            for (i, s) in steps.iter().enumerate() {
+                let path = if prefix.is_empty() { format!("{}", i + 1) } else { format!("{prefix}.{}", i + 1) };
+                if self.step(s, &path).await == Flow::Stop {
+                    return Flow::Stop;
+                }
+            }
+            Flow::Continue
+        })
+    }
+
+    async fn step(&mut self, s: &Step, path: &str) -> Flow {
+        match s {
+            Step::Send { template, .. } => self.send(template, path).await,
+            Step::Alt { branches, .. } => self.alt(branches, path).await,
+            Step::StartTimer { name, duration, .. } => {
+                self.timers.insert(name.clone(), Instant::now() + *duration);
+                Flow::Continue
+            }
+            Step::StopTimer { name, .. } => {
+                self.timers.remove(name);
+                Flow::Continue
+            }
+            Step::Timeout { name, .. } => match self.timers.remove(name) {
+                Some(deadline) => {
+                    tokio::time::sleep_until(deadline).await;
+                    self.emit(EventKind::Timeout { at: self.at(path), timer: name.clone() });
+                    Flow::Continue
+                }
+                None => {
+                    self.set_verdict(Verdict::Error, Some(format!("timeout on timer `{name}` which is not running")), path);
+                    Flow::Stop
+                }
+            },
+            Step::SetVerdict { verdict, reason, .. } => {
+                let r = reason.as_ref().map(|r| self.interpolate(r));
+                self.set_verdict(*verdict, r, path);
+                Flow::Continue
+            }
+            Step::Wait { duration, .. } => {
+                tokio::time::sleep(*duration).await;
+                Flow::Continue
+            }
+            Step::Log { text, .. } => {
+                let text = self.interpolate(text);
+                self.emit(EventKind::Log { at: self.at(path), text });
+                Flow::Continue
+            }
+            Step::Start { components, .. } => {
+                for n in components {
+                    if let Some(c) = self.components.get(n).cloned() {
+                        if !self.handles.contains_key(n) {
+                            let h = spawn_component(self.ctx.clone(), &c);
+                            self.handles.insert(n.clone(), h);
+                        }
+                    }
+                }
+                Flow::Continue
+            }
+            Step::Join { components, .. } => {
+                self.join(components).await;
+                Flow::Continue
+            }
+            Step::Stop { .. } => Flow::Stop,
+            Step::Repeat { count, var, steps, .. } => {
+                for k in 0..*count {
+                    self.vars.insert(var.clone(), Value::Int(i64::from(k)));
+                    let p = format!("{path}[{k}]");
+                    if self.steps(steps, &p).await == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn join(&mut self, names: &[String]) {
+        for n in names {
+            if let Some(h) = self.handles.remove(n) {
+                match h.await {
+                    Ok(r) => self.joined.push(r),
+                    Err(e) => self.joined.push((Verdict::Error, Some(format!("component `{n}` failed: {e}")))),
+                }
+            }
+        }
+    }
+
+    fn interpolate(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            match self.vars.get(&name) {
+                Some(v) if !name.is_empty() => out.push_str(&v.to_string()),
+                _ => {
+                    out.push('$');
+                    out.push_str(&name);
+                }
+            }
+            rest = &after[name.len()..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    async fn send(&mut self, t: &Template, path: &str) -> Flow {
+        let fields = match t.to_send(self) {
+            Ok(f) => f,
+            Err(e) => {
+                // Only captures can be undefined here (the loader checks the rest); a capture is
+                // missing only when an earlier step failed, which already set the verdict.
+                self.set_verdict(Verdict::Error, Some(format!("cannot build `{}`: {e}", t.name)), path);
+                return Flow::Stop;
+            }
+        };
+        let d = match self.ctx.env.proto.encode(&fields) {
+            Ok(d) => d,
+            Err(e) => {
+                self.set_verdict(Verdict::Error, Some(format!("cannot encode `{}`: {e}", t.name)), path);
+                return Flow::Stop;
+            }
+        };
+        let summary = self.ctx.env.proto.decode(&d).summary();
+        if let Err(e) = self.ctx.env.adapter.send(&d).await {
+            self.emit(EventKind::AdapterError { at: self.at(path), message: e.to_string() });
+            self.set_verdict(Verdict::Error, Some(format!("adapter failed to send: {e}")), path);
+            return Flow::Stop;
+        }
+        self.emit(EventKind::Sent { at: self.at(path), template: t.name.clone(), summary, datagram: d });
+        Flow::Continue
+    }
+
+    /// TTCN-3 alt: on each arriving message try the receive branches in order; when a timer
+    /// expires take its timeout branch. Messages that match nothing are kept for the mismatch
+    /// report and discarded.
+    async fn alt(&mut self, branches: &[Branch], path: &str) -> Flow {
+        'reenter: loop {
+            let entered = Instant::now();
+            let mut unmatched: Vec<Msg> = Vec::new();
+            loop {
+                // The earliest deadline among this alt's timeout branches.
+                let mut next: Option<(usize, Instant)> = None;
+                for (i, b) in branches.iter().enumerate() {
+                    if let BranchOn::Timeout { timer, implicit } = &b.on {
+                        let dl = match implicit {
+                            Some(d) => Some(entered + *d),
+                            None => self.timers.get(timer).copied(),
+                        };
+                        if let Some(dl) = dl {
+                            if next.is_none_or(|(_, n)| dl < n) {
+                                next = Some((i, dl));
+                            }
+                        }
+                    }
+                }
+                let far = Instant::now() + Duration::from_secs(86_400);
+                let deadline = next.map(|(_, d)| d).unwrap_or(far);
+                tokio::select! {
+                    biased;
+                    msg = self.inbox.recv() => {
+                        let Some(msg) = msg else { return Flow::Stop };
+                        let hit = branches.iter().enumerate().find(|(_, b)| match &b.on {
+                            BranchOn::Receive { template, .. } => template.matches(msg.as_ref(), self),
+                            BranchOn::Timeout { .. } => false,
+                        });
+                        match hit {
+                            Some((i, b)) => {
+                                let BranchOn::Receive { template, capture } = &b.on else { unreachable!() };
+                                let mut captured = Vec::new();
+                                let mut missing = None;
+                                for (var, f) in capture {
+                                    match msg.get(f) {
+                                        Some(v) => {
+                                            captured.push((var.clone(), f.ty.render(&v)));
+                                            self.vars.insert(var.clone(), v.into_owned());
+                                        }
+                                        None => missing = Some((var.clone(), f.path.to_string())),
+                                    }
+                                }
+                                self.emit(EventKind::Matched { at: self.at(path), template: template.name.clone(), summary: msg.summary(), captured });
+                                if let Some((var, p)) = missing {
+                                    self.set_verdict(Verdict::Fail, Some(format!("capture `{var}`: field `{p}` is absent in the matched message")), path);
+                                    return Flow::Stop;
+                                }
+                                let flow = self.take_branch(b, i, path).await;
+                                if flow == Flow::Stop {
+                                    return Flow::Stop;
+                                }
+                                if b.repeat {
+                                    continue 'reenter;
+                                }
+                                return Flow::Continue;
+                            }
+                            None => {
+                                if unmatched.len() < 64 {
+                                    unmatched.push(msg);
+                                }
+                            }
+                        }
+                    }
+                    _ = tokio::time::sleep_until(deadline), if next.is_some() => {
+                        let Some((i, _)) = next else { continue };
+                        let b = &branches[i];
+                        let BranchOn::Timeout { timer, implicit } = &b.on else { continue };
+                        if implicit.is_none() {
+                            self.timers.remove(timer);
+                        }
+                        let tname = if timer.is_empty() { "receive".to_string() } else { timer.clone() };
+                        self.emit(EventKind::Timeout { at: self.at(path), timer: tname });
+                        self.report_mismatch(branches, &unmatched, path);
+                        let flow = self.take_branch(b, i, path).await;
+                        if flow == Flow::Stop {
+                            return Flow::Stop;
+                        }
+                        if b.repeat {
+                            continue 'reenter;
+                        }
+                        return Flow::Continue;
+                    }
+                }
+            }
+        }
+    }
+
+    /// On a timeout, explain what the first receive branch expected against the closest
+    /// message that arrived, plus everything that arrived unmatched.
+    fn report_mismatch(&self, branches: &[Branch], unmatched: &[Msg], path: &str) {
+        let Some(template) = branches.iter().find_map(|b| match &b.on {
+            BranchOn::Receive { template, .. } => Some(template.clone()),
+            _ => None,
+        }) else {
+            return;
+        };
+        let mut best: Option<(usize, &Msg, Vec<conform_model::Mismatch>)> = None;
+        for m in unmatched {
+            let mm = template.explain(m.as_ref(), self);
+            if best.as_ref().is_none_or(|(n, _, _)| mm.len() < *n) {
+                best = Some((mm.len(), m, mm));
+            }
+        }
+        let (closest, mismatches) = match best {
+            Some((_, m, mm)) => (Some(m.summary()), mm),
+            None => (None, vec![]),
+        };
+        self.emit(EventKind::Mismatch {
+            at: self.at(path),
+            template: template.name.clone(),
+            closest,
+            mismatches,
+            unmatched: unmatched.iter().map(|m| m.summary()).collect(),
+        });
+    }
+
+    async fn take_branch(&mut self, b: &Branch, i: usize, path: &str) -> Flow {
+        if let Some(v) = b.verdict {
+            let reason = b.reason.as_ref().map(|r| self.interpolate(r)).or_else(|| {
+                b.from_altstep.as_ref().map(|a| format!("altstep `{a}`"))
+            });
+            self.set_verdict(v, reason, path);
+        }
+        let p = format!("{path}.{}", i + 1);
+        if self.steps(&b.steps, &p).await == Flow::Stop || b.stop {
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+}
+
+/// A boxed future, for the recursion between steps and alt branches.
+mod futures_like {
+    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}

@@ -1,0 +1,355 @@
+//! Runner semantics against an in-process simulated DHCP peer with tokio's paused time:
+//! alt, timers, captures, components, defaults and the verdict rules. The simulated peer is for
+//! these unit tests only; acceptance runs use real servers in the lab.
+
+use conform_adapters::sim::SimAdapter;
+use conform_adapters::{Adapter, AdapterError, Incoming};
+use conform_codec::{protocol_by_name, Datagram, Protocol, Value};
+use conform_model::event::{EventKind, RunEvent};
+use conform_model::load::load_paths;
+use conform_model::Verdict;
+use conform_runner::exec::{run_case, CaseEnv, CaseResult, Emitter};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn proto() -> Arc<dyn Protocol> {
+    protocol_by_name("dhcp").unwrap()
+}
+
+fn get(p: &dyn Protocol, d: &Datagram, path: &str) -> Option<Value> {
+    let f = p.resolve(path).unwrap();
+    p.decode(d).get(&f).map(|v| v.into_owned())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    Silent,
+    NakEverything,
+    /// Sends a foreign OFFER (other xid) first, then the real one.
+    NoiseFirst,
+}
+
+/// A minimal DHCP server: OFFER for DISCOVER, ACK for a REQUEST whose option 50 equals the
+/// address it offered to that chaddr, NAK otherwise. Addresses are handed out per chaddr.
+fn fake_server(mode: Mode) -> Arc<SimAdapter> {
+    let leases: Arc<Mutex<HashMap<Vec<u8>, Ipv4Addr>>> = Arc::default();
+    let p = proto();
+    Arc::new(SimAdapter::new(Arc::new(move |d: &Datagram| {
+        if mode == Mode::Silent {
+            return vec![];
+        }
+        let p = p.as_ref();
+        let Some(Value::Int(mt)) = get(p, d, "options.message_type") else { return vec![] };
+        let Some(Value::Int(xid)) = get(p, d, "xid") else { return vec![] };
+        let Some(Value::Bytes(ch)) = get(p, d, "chaddr") else { return vec![] };
+        let mut l = leases.lock().unwrap();
+        let n = l.len() as u8;
+        let ip = *l.entry(ch.clone()).or_insert(Ipv4Addr::new(192, 0, 2, 100 + n));
+        let reply_type = match (mode, mt) {
+            (Mode::NakEverything, _) => 6,
+            (_, 1) => 2,
+            (_, 3) => match get(p, d, "options.requested_ip") {
+                Some(Value::Ipv4(r)) if r == ip => 5,
+                _ => 6,
+            },
+            _ => return vec![],
+        };
+        let build = |xid: i64, yi: Ipv4Addr| {
+            let fields: Vec<(conform_codec::FieldRef, Option<Value>)> = vec![
+                ("op", Value::Int(2)),
+                ("xid", Value::Int(xid)),
+                ("yiaddr", Value::Ipv4(if reply_type == 6 { Ipv4Addr::UNSPECIFIED } else { yi })),
+                ("chaddr", Value::Bytes(ch.clone())),
+                ("options.message_type", Value::Int(reply_type)),
+                ("options.server_id", Value::Ipv4(Ipv4Addr::new(192, 0, 2, 1))),
+                ("options.lease_time", Value::Int(3600)),
+                ("udp.src", Value::Int(67)),
+                ("udp.dst", Value::Int(68)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (p.resolve(k).unwrap(), Some(v)))
+            .collect();
+            p.encode(&fields).unwrap()
+        };
+        let mut out = vec![];
+        if mode == Mode::NoiseFirst {
+            out.push((Duration::from_millis(5), build(xid ^ 0x5555, ip)));
+        }
+        out.push((Duration::from_millis(10), build(xid, ip)));
+        out
+    })))
+}
+
+const COMMON: &str = r#"
+protocol: dhcp
+params:
+  server_ip: { type: ipv4, default: 192.0.2.1 }
+templates:
+  discover:
+    op: BOOTREQUEST
+    xid: $xid
+    chaddr: $chaddr
+    flags.broadcast: true
+    options:
+      message_type: DISCOVER
+      client_id: $client_id
+  request:
+    params: [ip]
+    modifies: discover
+    options:
+      message_type: REQUEST
+      requested_ip: $ip
+      server_id: $server_ip
+  reply:
+    params: [{type: "?"}]
+    op: BOOTREPLY
+    xid: $xid
+    chaddr: $chaddr
+    options:
+      message_type: $type
+      server_id: $server_ip
+  offer:
+    modifies: reply
+    options:
+      message_type: OFFER
+      lease_time: { range: 60..86400 }
+altsteps:
+  nak_fails:
+    - receive: { template: reply, args: { type: NAK } }
+      verdict: fail
+      reason: server sent DHCPNAK
+"#;
+
+fn suite(cases: &str) -> String {
+    format!("{COMMON}\ncases:\n{cases}")
+}
+
+struct Run {
+    result: CaseResult,
+    events: Vec<RunEvent>,
+}
+
+async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.yaml");
+    std::fs::write(&f, yaml).unwrap();
+    let loaded = load_paths(&[f]);
+    assert!(loaded.diagnostics.is_empty(), "{}", loaded.render_diagnostics());
+    let s = &loaded.suites[0];
+    let case = s.cases[0].clone();
+    let params = s.params.iter().filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d))).collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let env = CaseEnv { adapter, proto: proto(), params, seed: 7, emitter: Emitter::new(tx) };
+    let result = run_case(case, env).await;
+    let mut events = vec![];
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    Run { result, events }
+}
+
+const META: &str = "    spec: RFC 2131 §4.3.1\n    level: MUST\n    text: \"the server responds\"\n";
+
+fn case(id: &str, body: &str) -> String {
+    format!("  - id: {id}\n{META}{body}")
+}
+
+const DORA: &str = r#"    steps:
+      - send: discover
+      - receive: { template: offer, capture: { offered: yiaddr } }
+      - send: { template: request, args: { ip: $offered } }
+      - receive: { template: reply, args: { type: ACK }, capture: { leased: yiaddr } }
+      - log: "leased $leased"
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn dora_passes_and_captures_flow_between_steps() {
+    let sim = fake_server(Mode::Normal);
+    let r = run_yaml(&suite(&case("dora", DORA)), sim.clone()).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+    let logs: Vec<&str> = r.events.iter().filter_map(|e| match &e.kind { EventKind::Log { text, .. } => Some(text.as_str()), _ => None }).collect();
+    assert_eq!(logs, vec!["leased 192.0.2.100"]);
+    // The REQUEST carried the captured address in option 50.
+    let sent = sim.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(get(proto().as_ref(), &sent[1], "options.requested_ip"), Some(Value::Ipv4(Ipv4Addr::new(192, 0, 2, 100))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_server_fails_with_a_timeout_and_reports_no_message() {
+    let r = run_yaml(&suite(&case("silent", DORA)), fake_server(Mode::Silent)).await;
+    assert_eq!(r.result.verdict, Verdict::Fail);
+    assert!(r.result.reason.as_deref().unwrap_or("").contains("no message matching `offer` within 2s"), "{:?}", r.result.reason);
+    let mm = r.events.iter().find_map(|e| match &e.kind { EventKind::Mismatch { closest, .. } => Some(closest.clone()), _ => None });
+    assert_eq!(mm, Some(None));
+    // The second send never happened: the component stopped at the failed receive.
+    assert!(!r.events.iter().any(|e| matches!(&e.kind, EventKind::Sent { at, .. } if at.step == "3")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn wrong_reply_reports_field_expected_actual() {
+    let r = run_yaml(&suite(&case("nak", DORA)), fake_server(Mode::NakEverything)).await;
+    assert_eq!(r.result.verdict, Verdict::Fail);
+    let (closest, mms) = r
+        .events
+        .iter()
+        .find_map(|e| match &e.kind { EventKind::Mismatch { closest, mismatches, .. } => Some((closest.clone(), mismatches.clone())), _ => None })
+        .unwrap();
+    assert!(closest.unwrap().contains("NAK"));
+    let m = mms.iter().find(|m| m.path == "options.53").expect("message type mismatch reported");
+    assert_eq!(m.expected, "OFFER (2)");
+    assert_eq!(m.actual, "NAK (6)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn activated_default_turns_a_nak_into_an_immediate_fail() {
+    let body = format!("    activate: [nak_fails]\n{DORA}");
+    let r = run_yaml(&suite(&case("def", &body)), fake_server(Mode::NakEverything)).await;
+    assert_eq!(r.result.verdict, Verdict::Fail, "{:?} {:#?}", r.result.reason, r.events);
+    assert_eq!(r.result.reason.as_deref(), Some("server sent DHCPNAK"));
+    // The default fired on arrival, long before the 2 s receive timer.
+    assert!(r.result.duration < Duration::from_millis(100), "{:?}", r.result.duration);
+}
+
+#[tokio::test(start_paused = true)]
+async fn foreign_messages_are_skipped_not_matched() {
+    let r = run_yaml(&suite(&case("noise", DORA)), fake_server(Mode::NoiseFirst)).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn alt_timer_branch_gives_inconc_and_verdicts_never_improve() {
+    let body = r#"    steps:
+      - start_timer: { name: t, duration: 500ms }
+      - send: discover
+      - alt:
+          - receive: offer
+            verdict: pass
+          - timeout: t
+            verdict: inconc
+            reason: no offer in time
+      - setverdict: pass
+"#;
+    let r = run_yaml(&suite(&case("alt", body)), fake_server(Mode::Silent)).await;
+    assert_eq!(r.result.verdict, Verdict::Inconc);
+    assert_eq!(r.result.reason.as_deref(), Some("no offer in time"));
+    assert!(r.result.duration >= Duration::from_millis(500));
+}
+
+#[tokio::test(start_paused = true)]
+async fn alt_repeat_reenters_until_the_wanted_message() {
+    let body = r#"    steps:
+      - start_timer: { name: t, duration: 1s }
+      - send: discover
+      - alt:
+          - receive: { template: reply, args: { type: OFFER }, with: { xid: { not: $xid } } }
+            repeat: true
+          - receive: offer
+            verdict: pass
+          - timeout: t
+            verdict: fail
+"#;
+    let r = run_yaml(&suite(&case("rep", body)), fake_server(Mode::NoiseFirst)).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_case_without_verdict_is_none_not_pass() {
+    let body = "    steps:\n      - send: discover\n      - wait: 100ms\n";
+    let r = run_yaml(&suite(&case("none", body)), fake_server(Mode::Normal)).await;
+    assert_eq!(r.result.verdict, Verdict::None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn setverdict_fail_then_pass_stays_fail() {
+    let body = "    steps:\n      - setverdict: { verdict: fail, reason: first }\n      - setverdict: pass\n";
+    let r = run_yaml(&suite(&case("worse", body)), fake_server(Mode::Normal)).await;
+    assert_eq!(r.result.verdict, Verdict::Fail);
+    assert_eq!(r.result.reason.as_deref(), Some("first"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn components_run_in_parallel_with_their_own_identity() {
+    let body = format!(
+        "    components:\n      a:\n{0}      b:\n{0}",
+        DORA.replace("    steps:", "        steps:").replace("      - ", "          - ")
+    );
+    let sim = fake_server(Mode::Normal);
+    let r = run_yaml(&suite(&case("two", &body)), sim.clone()).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+    let sent = sim.sent();
+    assert_eq!(sent.len(), 4);
+    let macs: std::collections::HashSet<_> = sent.iter().map(|d| get(proto().as_ref(), d, "chaddr")).collect();
+    assert_eq!(macs.len(), 2, "each component has its own chaddr");
+    let logs: std::collections::HashSet<String> =
+        r.events.iter().filter_map(|e| match &e.kind { EventKind::Log { text, .. } => Some(text.clone()), _ => None }).collect();
+    assert_eq!(logs.len(), 2, "two different leases: {logs:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_component_fails_the_case_and_explicit_start_join_work() {
+    let body = r#"    components:
+      good:
+        steps:
+          - send: discover
+          - receive: offer
+      bad:
+        steps:
+          - send: discover
+          - receive: { template: reply, args: { type: ACK } }
+    steps:
+      - start: [good, bad]
+      - join: [good, bad]
+      - setverdict: pass
+"#;
+    let r = run_yaml(&suite(&case("mixed", body)), fake_server(Mode::Normal)).await;
+    assert_eq!(r.result.verdict, Verdict::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn case_guard_timer_gives_error() {
+    let body = "    timeout: 1s\n    steps:\n      - wait: 5s\n      - setverdict: pass\n";
+    let r = run_yaml(&suite(&case("guard", body)), fake_server(Mode::Normal)).await;
+    assert_eq!(r.result.verdict, Verdict::Error);
+    assert!(r.result.reason.unwrap().contains("guard timer"));
+}
+
+struct Broken;
+#[async_trait::async_trait]
+impl Adapter for Broken {
+    async fn send(&self, _d: &Datagram) -> Result<(), AdapterError> {
+        Err(AdapterError::Privilege("cannot open packet socket".into()))
+    }
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Incoming> {
+        tokio::sync::broadcast::channel(1).1
+    }
+    fn describe(&self) -> String {
+        "broken".into()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn adapter_failure_is_error_not_fail() {
+    let r = run_yaml(&suite(&case("broken", DORA)), Arc::new(Broken)).await;
+    assert_eq!(r.result.verdict, Verdict::Error);
+    assert!(r.events.iter().any(|e| matches!(e.kind, EventKind::AdapterError { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn repeat_runs_steps_with_a_counter() {
+    let body = r#"    steps:
+      - repeat:
+          count: 3
+          var: n
+          steps:
+            - log: "round $n"
+      - setverdict: pass
+"#;
+    let r = run_yaml(&suite(&case("loop", body)), fake_server(Mode::Normal)).await;
+    let logs: Vec<String> = r.events.iter().filter_map(|e| match &e.kind { EventKind::Log { text, .. } => Some(text.clone()), _ => None }).collect();
+    assert_eq!(logs, vec!["round 0", "round 1", "round 2"]);
+    assert_eq!(r.result.verdict, Verdict::Pass);
+}
