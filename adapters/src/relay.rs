@@ -80,6 +80,11 @@ impl RelayAdapter {
         Self::open(Some(netns), local, server, "relay").await
     }
 
+    /// A plain UDP client in the current namespace.
+    pub async fn udp(local: SocketAddr, server: SocketAddr) -> Result<Self, AdapterError> {
+        Self::open(None, local, server, "udp").await
+    }
+
     /// A plain UDP client (for example DNS from `192.0.2.2:0` to `192.0.2.1:53`) inside `netns`.
     pub async fn udp_in_netns(
         netns: &str,
