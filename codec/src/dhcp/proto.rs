@@ -1,0 +1,39 @@
+//! [`Dhcp`]: the DHCPv4 [`Protocol`] implementation, tying the catalogue, the view and the
+//! encoder together.
+
+use super::{catalogue, encode, view::DhcpView};
+use crate::datagram::Datagram;
+use crate::field::FieldRef;
+use crate::protocol::{Decoded, EncodeError, Protocol};
+use crate::value::Value;
+use std::sync::Arc;
+
+/// DHCPv4 (RFC 2131, RFC 2132, RFC 3396), named `dhcp` in suites.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Dhcp;
+
+impl Protocol for Dhcp {
+    fn name(&self) -> &'static str {
+        "dhcp"
+    }
+
+    fn resolve(&self, path: &str) -> Option<FieldRef> {
+        catalogue::resolve(path)
+    }
+
+    fn is_group(&self, path: &str) -> bool {
+        catalogue::is_group(path)
+    }
+
+    fn paths(&self) -> Vec<String> {
+        catalogue::paths()
+    }
+
+    fn decode(&self, d: &Datagram) -> Arc<dyn Decoded> {
+        Arc::new(DhcpView::new(d))
+    }
+
+    fn encode(&self, fields: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError> {
+        encode::encode(fields)
+    }
+}
