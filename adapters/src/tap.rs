@@ -130,7 +130,7 @@ async fn receive_loop(
         let Ok(mut guard) = fd.readable().await else {
             break;
         };
-        let n = match guard.try_io(|f| (&mut &*f.get_ref()).read(&mut buf)) {
+        let n = match guard.try_io(|f| (&mut f.get_ref()).read(&mut buf)) {
             Err(_would_block) => continue,
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
@@ -171,7 +171,7 @@ impl Adapter for TapAdapter {
                 what: "wait for tap to be writable".into(),
                 source: e,
             })?;
-            match guard.try_io(|f| (&mut &*f.get_ref()).write(&frame)) {
+            match guard.try_io(|f| (&mut f.get_ref()).write(&frame)) {
                 Err(_would_block) => continue,
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,

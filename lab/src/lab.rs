@@ -1090,7 +1090,7 @@ fn derived_params(
 fn create_namespaces(names: &LabNames) -> Result<(), LabError> {
     cmd::run_ok(&cmd::ip(&["netns", "add", &names.server_ns]), None)?;
     if let Err(e) = cmd::run_ok(&cmd::ip(&["netns", "add", &names.client_ns]), None) {
-        delete_namespaces(&[names.server_ns.clone()]);
+        delete_namespaces(std::slice::from_ref(&names.server_ns));
         return Err(e);
     }
     Ok(())

@@ -540,14 +540,11 @@ fn validate(r: raw::Profile, origin: &str) -> Result<Profile, ProfileError> {
         p("lab.client_mac: must differ from lab.server_mac".into());
     }
 
-    match (r.protocol, r.adapter) {
-        (ProtocolKind::Dns, AdapterKind::Raw | AdapterKind::Relay | AdapterKind::Tap) => {
-            p(format!(
-                "adapter: `{}` is for DHCP; DNS profiles use `udp`",
-                r.adapter.as_str()
-            ))
-        }
-        _ => {}
+    if r.protocol == ProtocolKind::Dns && r.adapter != AdapterKind::Udp {
+        p(format!(
+            "adapter: `{}` is for DHCP; DNS profiles use `udp`",
+            r.adapter.as_str()
+        ));
     }
 
     if r.command.is_empty() || r.command[0].trim().is_empty() {
