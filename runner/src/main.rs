@@ -78,6 +78,9 @@ struct RunArgs {
     /// Talk plain UDP to a server at ADDR:PORT (DNS, or a DHCP server through the relay path).
     #[arg(long, value_name = "ADDR:PORT")]
     udp: Option<String>,
+    /// Override the target profile's adapter: raw, relay, tap or udp.
+    #[arg(long, value_name = "KIND")]
+    adapter: Option<String>,
     /// Set a module parameter (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
@@ -236,7 +239,7 @@ fn run(args: RunArgs) -> u8 {
 }
 
 async fn run_async(args: RunArgs, loaded: Loaded, filter: Filter, cli_params: HashMap<String, String>) -> u8 {
-    let spec = target::TargetSpec { target: args.target.clone(), iface: args.iface.clone(), udp: args.udp.clone(), out: args.out.clone() };
+    let spec = target::TargetSpec { target: args.target.clone(), iface: args.iface.clone(), udp: args.udp.clone(), adapter: args.adapter.clone(), out: args.out.clone() };
     let proto = match loaded.suites.first() {
         Some(s) => s.protocol.clone(),
         None => {
@@ -252,11 +255,14 @@ async fn run_async(args: RunArgs, loaded: Loaded, filter: Filter, cli_params: Ha
         }
         Err(target::TargetError::Harness(e)) => {
             eprintln!("error: {e}");
+            target::cleanup_all();
             return EXIT_HARNESS;
         }
     };
     let code = run_with_target(&args, &loaded, &filter, &cli_params, &tgt).await;
     tgt.shutdown().await;
+    // Belt and braces: nothing this process created may outlive it.
+    target::cleanup_all();
     code
 }
 

@@ -1,7 +1,9 @@
 //! Targets: where a run's messages go. A lab built from a target profile (conform starts the
 //! server in network namespaces), an existing interface, or a plain UDP address.
 
+use conform_adapters::raw::{RawAdapter, RawConfig};
 use conform_adapters::udp::UdpAdapter;
+use conform_lab::{AdapterKind, Lab, LabOptions, Profile, ProtocolKind};
 use conform_adapters::Adapter;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,6 +16,8 @@ pub struct TargetSpec {
     pub target: Option<String>,
     pub iface: Option<String>,
     pub udp: Option<String>,
+    /// Override the profile's adapter.
+    pub adapter: Option<String>,
     pub out: PathBuf,
 }
 
@@ -52,9 +56,8 @@ impl Target {
 
 /// Sets the target up.
 pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetError> {
-    let chosen = [spec.target.is_some(), spec.iface.is_some(), spec.udp.is_some()].iter().filter(|x| **x).count();
-    if chosen != 1 {
-        return Err(TargetError::Usage("give exactly one of --target NAME|FILE, --iface IF or --udp ADDR:PORT".into()));
+    if spec.udp.is_some() && (spec.target.is_some() || spec.iface.is_some()) {
+        return Err(TargetError::Usage("--udp cannot be combined with --target or --iface".into()));
     }
     if let Some(u) = &spec.udp {
         let server: SocketAddr = u.parse().map_err(|_| TargetError::Usage(format!("--udp `{u}` is not ADDR:PORT")))?;
@@ -63,6 +66,70 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
         let a = UdpAdapter::bind(local, server).await.map_err(|e| TargetError::Harness(e.to_string()))?;
         return Ok(Target { name: format!("udp {server}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), lab: None });
     }
-    let _ = protocol;
-    Err(TargetError::Usage("--target and --iface need the lab, which is not built into this conform yet".into()))
+    let adapter_kind = match spec.adapter.as_deref() {
+        None => None,
+        Some(a) => Some(parse_adapter(a)?),
+    };
+    match (&spec.target, &spec.iface) {
+        (None, None) => Err(TargetError::Usage(
+            "no target: give --target NAME|FILE (conform starts the server in a lab), --iface IF (a server already running behind IF) or --udp ADDR:PORT".into(),
+        )),
+        (None, Some(iface)) => {
+            if protocol != "dhcp" {
+                return Err(TargetError::Usage("--iface without --target is for DHCP; use --udp for DNS".into()));
+            }
+            let a = RawAdapter::open(iface, RawConfig::dhcp_client()).await.map_err(|e| TargetError::Harness(e.to_string()))?;
+            Ok(Target { name: format!("iface {iface}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), lab: None })
+        }
+        (Some(t), iface) => {
+            let profile = Profile::resolve(t).map_err(|e| TargetError::Usage(e.to_string()))?;
+            let serves = match profile.protocol {
+                ProtocolKind::Dhcp => "dhcp",
+                ProtocolKind::Dns => "dns",
+            };
+            if serves != protocol {
+                return Err(TargetError::Usage(format!(
+                    "target `{}` serves {serves}, but the suites are {protocol}",
+                    profile.name
+                )));
+            }
+            let name = profile.name.clone();
+            let deviations: HashMap<String, String> = profile.deviations.clone().into_iter().collect();
+            let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+            let opts = LabOptions { run_dir: Some(spec.out.join(format!("{name}-{stamp}"))), adapter: adapter_kind, ready_timeout: None };
+            let lab = match iface {
+                Some(i) => Lab::attach(profile, i, opts).await,
+                None => Lab::start(profile, opts).await,
+            }
+            .map_err(|e| TargetError::Harness(e.to_string()))?;
+            eprintln!("conform: lab for `{name}` up (server log: {})", lab.log_path().display());
+            let params: HashMap<String, String> = lab.params().clone().into_iter().collect();
+            let adapter = lab.adapter();
+            Ok(Target { name, adapter, params, deviations, lab: Some(Box::new(LabBox(lab))) })
+        }
+    }
+}
+
+fn parse_adapter(a: &str) -> Result<AdapterKind, TargetError> {
+    Ok(match a {
+        "raw" => AdapterKind::Raw,
+        "relay" => AdapterKind::Relay,
+        "tap" => AdapterKind::Tap,
+        "udp" => AdapterKind::Udp,
+        other => return Err(TargetError::Usage(format!("unknown adapter `{other}`: raw, relay, tap or udp"))),
+    })
+}
+
+struct LabBox(Lab);
+
+#[async_trait::async_trait]
+impl LabHandle for LabBox {
+    async fn shutdown(self: Box<Self>) {
+        self.0.shutdown().await;
+    }
+}
+
+/// Removes every lab this process created: for Ctrl-C and fatal paths.
+pub fn cleanup_all() -> usize {
+    conform_lab::cleanup_all()
 }
