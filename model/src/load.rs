@@ -36,7 +36,7 @@ pub const BRANCH_KEYS: &[&str] =
     &["receive", "timeout", "altstep", "verdict", "reason", "steps", "repeat", "stop", "capture"];
 pub const TIMER_KEYS: &[&str] = &["name", "duration"];
 pub const SETVERDICT_KEYS: &[&str] = &["verdict", "reason"];
-pub const REPEAT_KEYS: &[&str] = &["count", "var", "steps"];
+pub const REPEAT_KEYS: &[&str] = &["count", "var", "fresh_identity", "steps"];
 
 /// Variables every component has: its identity and the case it runs in.
 pub const BUILTIN_VARS: &[&str] = &["mac", "xid", "client_id", "chaddr", "case_id", "component"];
@@ -704,7 +704,8 @@ impl Ctx<'_> {
                         return None;
                     }
                 };
-                Some(Step::Repeat { count, var, steps, pos })
+                let fresh_identity = body.get("fresh_identity").map(|n| boolean(n, d)).unwrap_or(false);
+                Some(Step::Repeat { count, var, fresh_identity, steps, pos })
             }
             other => {
                 let hint = match did_you_mean(other, STEP_KINDS.iter().copied()) {

@@ -166,6 +166,8 @@ struct Timer {
 struct Repeat {
     count: u32,
     var: Option<String>,
+    /// Every iteration is a new client (mac, chaddr, client_id, xid).
+    fresh_identity: Option<bool>,
     steps: Vec<Step>,
 }
 

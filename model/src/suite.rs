@@ -177,8 +177,9 @@ pub enum Step {
     Join { components: Vec<String>, pos: Pos },
     /// Ends this component's behaviour.
     Stop { pos: Pos },
-    /// Runs the steps `count` times with `$i` = 0, 1, ...
-    Repeat { count: u32, var: String, steps: Vec<Step>, pos: Pos },
+    /// Runs the steps `count` times with `$i` = 0, 1, ... With `fresh_identity` every
+    /// iteration is a new client (new mac, chaddr, client_id, xid), for pool exhaustion.
+    Repeat { count: u32, var: String, fresh_identity: bool, steps: Vec<Step>, pos: Pos },
 }
 
 impl Step {

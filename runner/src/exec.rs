@@ -163,6 +163,26 @@ fn spawn_component(ctx: Arc<CaseCtx>, c: &Component) -> tokio::task::JoinHandle<
     })
 }
 
+/// A client identity derived from the run seed, the case and the component: a locally
+/// administered unicast MAC, the matching chaddr and client-id (type 1 + MAC), and an xid.
+/// Distinct per case and component, so cases can run in parallel against one server, and
+/// reproducible from the seed.
+fn set_identity(vars: &mut HashMap<String, Value>, seed: u64, case: &str, who: &str) {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (seed, case, who).hash(&mut h);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(h.finish());
+    let mut mac = [0u8; 6];
+    rng.fill(&mut mac);
+    mac[0] = (mac[0] & 0xfc) | 0x02;
+    let xid: u32 = rng.random();
+    vars.insert("mac".into(), Value::Mac(mac));
+    vars.insert("chaddr".into(), Value::Bytes(mac.to_vec()));
+    let mut cid = vec![1u8];
+    cid.extend_from_slice(&mac);
+    vars.insert("client_id".into(), Value::Bytes(cid));
+    vars.insert("xid".into(), Value::Int(i64::from(xid)));
+}
+
 #[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
@@ -196,21 +216,7 @@ impl ComponentRun {
             g.push(tx);
         }
         let mut vars = ctx.env.params.clone();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (ctx.env.seed, &ctx.case.id, name).hash(&mut h);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(h.finish());
-        // Locally administered unicast MAC: each case and component has its own identity, so
-        // cases can run in parallel against one server.
-        let mut mac = [0u8; 6];
-        rng.fill(&mut mac);
-        mac[0] = (mac[0] & 0xfc) | 0x02;
-        let xid: u32 = rng.random();
-        vars.insert("mac".into(), Value::Mac(mac));
-        vars.insert("chaddr".into(), Value::Bytes(mac.to_vec()));
-        let mut cid = vec![1u8];
-        cid.extend_from_slice(&mac);
-        vars.insert("client_id".into(), Value::Bytes(cid));
-        vars.insert("xid".into(), Value::Int(i64::from(xid)));
+        set_identity(&mut vars, ctx.env.seed, &ctx.case.id, name);
         vars.insert("case_id".into(), Value::Str(ctx.case.id.clone()));
         vars.insert("component".into(), Value::Str(name.to_string()));
         ComponentRun {
@@ -310,9 +316,13 @@ impl ComponentRun {
                 Flow::Continue
             }
             Step::Stop { .. } => Flow::Stop,
-            Step::Repeat { count, var, steps, .. } => {
+            Step::Repeat { count, var, fresh_identity, steps, .. } => {
                 for k in 0..*count {
                     self.vars.insert(var.clone(), Value::Int(i64::from(k)));
+                    if *fresh_identity {
+                        let label = format!("{}#{k}", self.name);
+                        set_identity(&mut self.vars, self.ctx.env.seed, &self.ctx.case.id, &label);
+                    }
                     let p = format!("{path}[{k}]");
                     if self.steps(steps, &p).await == Flow::Stop {
                         return Flow::Stop;
