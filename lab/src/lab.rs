@@ -568,7 +568,12 @@ impl Lab {
             cif = n.client_if,
             cmac = format_mac(l.client_mac)
         );
-        if matches!(self.adapter_kind, AdapterKind::Relay | AdapterKind::Udp) {
+        // Raw mode gets the client address too: suites act as a relay agent (giaddr =
+        // client_ip) on the raw adapter, and the server must resolve giaddr by ARP to reply.
+        if matches!(
+            self.adapter_kind,
+            AdapterKind::Relay | AdapterKind::Udp | AdapterKind::Raw
+        ) {
             client_batch.push_str(&format!(
                 "addr add {}/{prefix} dev {}\n",
                 l.client_ip, n.client_if
@@ -932,7 +937,7 @@ impl Lab {
 
     /// Module parameters for suites: the profile's `params` plus values the lab knows
     /// (`server_ip`, `subnet_mask`, `prefix_len`, `server_mac`, `client_mac`, `client_iface`,
-    /// `adapter`, and `client_ip`/`relay_ip` in relay and udp modes).
+    /// `adapter`, `client_ip` in raw, relay and udp modes, `relay_ip` in raw and relay modes).
     pub fn params(&self) -> &BTreeMap<String, String> {
         &self.params
     }
@@ -1075,7 +1080,11 @@ fn derived_params(
     set("client_iface", names.client_if.clone());
     set("adapter", kind.as_str().to_string());
     match kind {
-        AdapterKind::Raw => set("client_mac", format_mac(l.client_mac)),
+        AdapterKind::Raw => {
+            set("client_mac", format_mac(l.client_mac));
+            set("client_ip", l.client_ip.to_string());
+            set("relay_ip", l.client_ip.to_string());
+        }
         AdapterKind::Tap => set("client_mac", format_mac(DEFAULT_TAP_MAC)),
         AdapterKind::Relay => {
             set("client_ip", l.client_ip.to_string());
@@ -1143,9 +1152,12 @@ mod tests {
         assert_eq!(d["relay_ip"], "192.0.2.2");
         assert_eq!(d["pool_start"], "192.0.2.100");
         assert_eq!(d["adapter"], "relay");
+        // Raw mode: the client veth has client_ip too, so suites can act as a relay agent.
         let d = derived_params(&p, AdapterKind::Raw, &names);
-        assert!(!d.contains_key("relay_ip"));
+        assert_eq!(d["relay_ip"], "192.0.2.2");
         assert_eq!(d["client_mac"], "02:cf:00:00:00:02");
+        let d = derived_params(&p, AdapterKind::Tap, &names);
+        assert!(!d.contains_key("relay_ip"));
     }
 
     #[test]

@@ -106,6 +106,19 @@ pub async fn dora(
     relay: Option<(Ipv4Addr, Ipv4Addr)>,
     within: Duration,
 ) -> Result<Dora, String> {
+    dora_paced(adapter, xid, chaddr, relay, within, Duration::ZERO).await
+}
+
+/// `dora` with a pause of `pace` before each message (for servers that cannot take a request
+/// right after their own reply; see the udhcpd relay test).
+pub async fn dora_paced(
+    adapter: &dyn Adapter,
+    xid: u32,
+    chaddr: [u8; 6],
+    relay: Option<(Ipv4Addr, Ipv4Addr)>,
+    within: Duration,
+    pace: Duration,
+) -> Result<Dora, String> {
     let (mut discover, meta) = match relay {
         None => (
             ClientMessage::discover(xid, chaddr),
@@ -123,6 +136,7 @@ pub async fn dora(
             },
         ),
     };
+    tokio::time::sleep(pace).await;
     let offer = exchange(adapter, &discover, &meta, OFFER, within).await?;
     let server_id = offer
         .reply
@@ -132,6 +146,7 @@ pub async fn dora(
     if let Some((relay_ip, _)) = relay {
         discover = discover.relayed(relay_ip);
     }
+    tokio::time::sleep(pace).await;
     let ack = exchange(adapter, &discover, &meta, ACK, within).await?;
     Ok(Dora { offer, ack })
 }
