@@ -1,12 +1,15 @@
 //! Ethernet / IPv4 / UDP framing for the frame-level adapters (raw AF_PACKET and tap).
 //!
-//! A small private stand-in for `conform_codec::frame` (being written elsewhere): building
-//! fills in what a datagram's [`Meta`] leaves open from [`FrameDefaults`]; parsing accepts
-//! Ethernet II with or without one 802.1Q tag, IPv4 without fragmentation, and UDP, verifies
-//! the UDP checksum and never panics on malformed input (it returns `None`).
+//! The bytes are `conform_codec::frame`'s ([`build_udp_frame`], [`parse_udp_frame`]); this
+//! module adds what only an adapter knows: the lower-layer defaults for fields a datagram's
+//! [`Meta`] leaves open ([`FrameDefaults`], the adapter's own MAC) and the kernel's word on
+//! unfinished checksums. Parsing accepts Ethernet II with or without one 802.1Q tag, IPv4
+//! without fragmentation, and UDP, verifies the UDP checksum and never panics on malformed
+//! input (it returns `None`). A meta with `udp_checksum_ok: Some(false)` makes the builder send
+//! a deliberately wrong UDP checksum (robustness tests).
 
+use conform_codec::frame::{build_udp_frame, parse_udp_frame};
 use conform_codec::{Datagram, Meta};
-use etherparse::{LinkExtSlice, LinkSlice, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The Ethernet broadcast address.
@@ -42,100 +45,38 @@ impl FrameDefaults {
 }
 
 /// Builds one Ethernet II / IPv4 / UDP frame carrying `d.payload`, with correct IPv4 header and
-/// UDP checksums. Fails (never panics) for IPv6 addresses or an oversized payload.
+/// UDP checksums unless the meta asks for a wrong one. Fails (never panics) for IPv6 addresses,
+/// a non-UDP transport or an oversized payload.
 pub fn build_frame(d: &Datagram, src_mac: [u8; 6], def: &FrameDefaults) -> Result<Vec<u8>, String> {
     let m = &d.meta;
-    let v4 = |ip: Option<IpAddr>, dflt: Ipv4Addr, what: &str| -> Result<Ipv4Addr, String> {
-        match ip {
-            None => Ok(dflt),
-            Some(IpAddr::V4(a)) => Ok(a),
-            Some(IpAddr::V6(a)) => {
-                Err(format!("{what} {a} is IPv6; frame adapters send IPv4 only"))
-            }
-        }
+    let filled = Datagram {
+        payload: d.payload.clone(),
+        meta: Meta {
+            eth_src: Some(m.eth_src.unwrap_or(src_mac)),
+            eth_dst: Some(m.eth_dst.unwrap_or(def.eth_dst)),
+            ip_src: Some(m.ip_src.unwrap_or(IpAddr::V4(def.ip_src))),
+            ip_dst: Some(m.ip_dst.unwrap_or(IpAddr::V4(def.ip_dst))),
+            ip_ttl: Some(m.ip_ttl.unwrap_or(def.ttl)),
+            src_port: Some(m.src_port.unwrap_or(def.src_port)),
+            dst_port: Some(m.dst_port.unwrap_or(def.dst_port)),
+            ..m.clone()
+        },
     };
-    let ip_src = v4(m.ip_src, def.ip_src, "ip.src")?;
-    let ip_dst = v4(m.ip_dst, def.ip_dst, "ip.dst")?;
-    let builder = PacketBuilder::ethernet2(
-        m.eth_src.unwrap_or(src_mac),
-        m.eth_dst.unwrap_or(def.eth_dst),
-    )
-    .ipv4(
-        ip_src.octets(),
-        ip_dst.octets(),
-        m.ip_ttl.unwrap_or(def.ttl),
-    )
-    .udp(
-        m.src_port.unwrap_or(def.src_port),
-        m.dst_port.unwrap_or(def.dst_port),
-    );
-    // 65535 - 20 (IPv4) - 8 (UDP): beyond that the length fields cannot describe the datagram.
-    if d.payload.len() > 65_507 {
-        return Err(format!(
-            "payload of {} bytes does not fit one IPv4/UDP datagram",
-            d.payload.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(builder.size(d.payload.len()));
-    builder
-        .write(&mut out, &d.payload)
-        .map_err(|e| format!("failed to build frame: {e}"))?;
-    Ok(out)
+    build_udp_frame(&filled)
 }
 
 /// Parses an Ethernet frame into a datagram if it is IPv4/UDP. `None` for anything else
 /// (ARP, IPv6, TCP, fragments, truncated or inconsistent headers).
 ///
-/// `checksum_trusted_partial`: the kernel said the frame's checksum was never finished
-/// (`TP_STATUS_CSUMNOTREADY`, a veth with TX checksum offload): then `udp_checksum_ok` is `None`
+/// `checksum_not_ready`: the kernel said the frame's checksum was never finished
+/// (`TP_STATUS_CSUMNOTREADY`, a veth with TX checksum offload); then `udp_checksum_ok` is `None`
 /// (not checked) rather than a false alarm.
 pub fn parse_frame(frame: &[u8], checksum_not_ready: bool) -> Option<Datagram> {
-    let p = SlicedPacket::from_ethernet(frame).ok()?;
-    let (eth_src, eth_dst) = match p.link.as_ref()? {
-        LinkSlice::Ethernet2(e) => (e.source(), e.destination()),
-        _ => return None,
-    };
-    // Tolerate one (or more) 802.1Q tags; anything else in the extension chain is not ours.
-    if p.link_exts
-        .iter()
-        .any(|x| !matches!(x, LinkExtSlice::Vlan(_)))
-    {
-        return None;
+    let mut d = parse_udp_frame(frame)?;
+    if checksum_not_ready {
+        d.meta.udp_checksum_ok = None;
     }
-    let NetSlice::Ipv4(ip) = p.net.as_ref()? else {
-        return None;
-    };
-    if ip.is_payload_fragmented() {
-        return None;
-    }
-    let TransportSlice::Udp(udp) = p.transport.as_ref()? else {
-        return None;
-    };
-    let h = ip.header();
-    let payload = udp.payload();
-    let udp_checksum_ok = if udp.checksum() == 0 || checksum_not_ready {
-        None
-    } else {
-        udp.to_header()
-            .calc_checksum_ipv4_raw(h.source(), h.destination(), payload)
-            .ok()
-            .map(|c| c == udp.checksum())
-    };
-    Some(Datagram {
-        payload: payload.to_vec(),
-        meta: Meta {
-            eth_src: Some(eth_src),
-            eth_dst: Some(eth_dst),
-            ip_src: Some(IpAddr::V4(h.source_addr())),
-            ip_dst: Some(IpAddr::V4(h.destination_addr())),
-            ip_ttl: Some(h.ttl()),
-            src_port: Some(udp.source_port()),
-            dst_port: Some(udp.destination_port()),
-            udp_checksum_ok,
-            ip_len: Some(h.total_len()),
-            transport: "udp".into(),
-        },
-    })
+    Some(d)
 }
 
 #[cfg(test)]
@@ -210,6 +151,17 @@ mod tests {
         f[14 + 20 + 6] = 0;
         f[14 + 20 + 7] = 0;
         assert_eq!(parse_frame(&f, false).unwrap().meta.udp_checksum_ok, None);
+    }
+
+    #[test]
+    fn a_deliberately_wrong_checksum_is_sent_when_asked() {
+        let mut d = dgram(b"bad");
+        d.meta.udp_checksum_ok = Some(false);
+        let f = build_frame(&d, [2; 6], &FrameDefaults::dhcp_client()).unwrap();
+        assert_eq!(
+            parse_frame(&f, false).unwrap().meta.udp_checksum_ok,
+            Some(false)
+        );
     }
 
     #[test]
