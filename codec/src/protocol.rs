@@ -57,7 +57,7 @@ pub enum EncodeError {
 /// Looks a protocol up by the name used in suites.
 pub fn protocol_by_name(name: &str) -> Option<Arc<dyn Protocol>> {
     match name {
-        "dhcp" => Some(Arc::new(crate::dhcp::Dhcp::default())),
+        "dhcp" => Some(Arc::new(crate::dhcp::Dhcp)),
         _ => None,
     }
 }

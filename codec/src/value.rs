@@ -84,7 +84,7 @@ pub fn hex(b: &[u8]) -> String {
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let t = s.strip_prefix("0x").unwrap_or(s);
     let digits: String = t.chars().filter(|c| !matches!(c, ':' | '-' | ' ' | '_')).collect();
-    if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     (0..digits.len())

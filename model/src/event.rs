@@ -96,7 +96,8 @@ pub enum EventKind {
         verdict: Verdict,
         reason: Option<String>,
         duration_ms: f64,
-        /// The target profile records this failure as a known deviation of the server.
+        /// The target profile records this case as a known deviation of the server (expected
+        /// to fail, with this reason). Present whatever the verdict.
         deviation: Option<String>,
     },
     RunFinished {

@@ -507,7 +507,7 @@ impl Ctx<'_> {
             None if known.is_empty() => format!("no {what}s are defined in this file or its imports"),
             None => format!("defined {what}s: {}", known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
         };
-        d.error_hint(pos, &UNKNOWN_CODES[what_index(what)], format!("unknown {what} `{name}`"), hint);
+        d.error_hint(pos, UNKNOWN_CODES[what_index(what)], format!("unknown {what} `{name}`"), hint);
     }
 
     fn steps(&self, n: &Node, scope: &mut Scope, d: &mut Diags) -> Vec<Step> {
@@ -955,7 +955,7 @@ fn contains_start(steps: &[Step]) -> bool {
 }
 
 fn fmt_dur(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())

@@ -14,6 +14,16 @@ pub enum InconcPolicy {
     Skip,
 }
 
+/// A receive or alt that ended without its message: what was expected, the closest message
+/// and every field that differed, and the messages that matched nothing.
+#[derive(Clone, Debug, Default)]
+pub struct MismatchRecord {
+    pub template: String,
+    pub closest: Option<String>,
+    pub mismatches: Vec<Mismatch>,
+    pub unmatched: Vec<String>,
+}
+
 /// Everything known about one case after a run.
 #[derive(Clone, Debug, Default)]
 pub struct CaseRecord {
@@ -29,8 +39,8 @@ pub struct CaseRecord {
     pub reason: Option<String>,
     pub duration_ms: f64,
     pub deviation: Option<String>,
-    /// Mismatch reports in order: (template, closest summary, mismatches, unmatched).
-    pub mismatches: Vec<(String, Option<String>, Vec<Mismatch>, Vec<String>)>,
+    /// Mismatch reports in order.
+    pub mismatches: Vec<MismatchRecord>,
     /// A readable log of the case: sent, received, matched, timeouts, verdicts.
     pub log: Vec<String>,
     pub finished: bool,
@@ -96,7 +106,12 @@ impl RunRecord {
                 }
                 EventKind::Mismatch { at, template, closest, mismatches, unmatched } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
-                        c.mismatches.push((template.clone(), closest.clone(), mismatches.clone(), unmatched.clone()));
+                        c.mismatches.push(MismatchRecord {
+                            template: template.clone(),
+                            closest: closest.clone(),
+                            mismatches: mismatches.clone(),
+                            unmatched: unmatched.clone(),
+                        });
                     }
                 }
                 EventKind::Timeout { at, timer } => {
@@ -149,7 +164,9 @@ impl CaseRecord {
     /// (recorded in its profile with a reason) does not fail the gate; it is reported as such.
     pub fn gate_ok(&self, inconc: InconcPolicy) -> bool {
         match self.verdict {
-            Verdict::Pass => true,
+            // A pass where the profile records a deviation differs from the expectations:
+            // the server changed (or the case did); the profile must be updated.
+            Verdict::Pass => self.deviation.is_none(),
             Verdict::Fail => self.deviation.is_some(),
             Verdict::Inconc => inconc != InconcPolicy::Fail,
             Verdict::None | Verdict::Error => false,
@@ -159,7 +176,7 @@ impl CaseRecord {
     /// The mismatch report as text (packetdrill style), for terminals and JUnit system-out.
     pub fn mismatch_text(&self) -> String {
         let mut out = String::new();
-        for (template, closest, mms, unmatched) in &self.mismatches {
+        for MismatchRecord { template, closest, mismatches: mms, unmatched } in &self.mismatches {
             match closest {
                 Some(cl) => {
                     out.push_str(&format!("expected `{template}`; closest message: {cl}\n"));

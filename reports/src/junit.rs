@@ -14,7 +14,16 @@ pub fn render(run: &RunRecord, inconc: InconcPolicy) -> Result<String, String> {
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
     for c in &run.cases {
         let status = match (c.verdict, &c.deviation) {
-            (Verdict::Pass, _) => TestCaseStatus::success(),
+            (Verdict::Pass, None) => TestCaseStatus::success(),
+            (Verdict::Pass, Some(dev)) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!(
+                    "unexpected pass: target `{}` records a deviation ({dev}); update its profile",
+                    run.target
+                ));
+                s.set_type("xpass");
+                s
+            }
             (Verdict::Fail, Some(dev)) => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("known deviation of target `{}`: {dev}", run.target));

@@ -29,9 +29,13 @@ impl Style {
 pub fn case_line(c: &CaseRecord, style: Style) -> String {
     let label = match (&c.deviation, c.verdict) {
         (Some(_), Verdict::Fail) => "DEVIATION".to_string(),
+        (Some(_), Verdict::Pass) => "XPASS".to_string(),
         _ => c.verdict.as_str().to_uppercase(),
     };
     let reason = match (&c.deviation, &c.reason) {
+        (Some(_), _) if c.verdict == Verdict::Pass => {
+            "  (passes, but the target profile records a deviation: update the profile)".to_string()
+        }
         (Some(d), _) => format!("  (known deviation: {d})"),
         (None, Some(r)) if c.verdict != Verdict::Pass => format!("  ({r})"),
         _ => String::new(),

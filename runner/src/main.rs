@@ -39,7 +39,7 @@ enum Cmd {
         filter: FilterArgs,
     },
     /// Run cases against a target.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the JSON Schema of the suite format.
     Schema,
     /// Re-render reports from a saved events file.
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
     ExitCode::from(match cli.cmd {
         Cmd::Check { paths } => check(&paths),
         Cmd::List { paths, filter } => list(&paths, &filter),
-        Cmd::Run(args) => run(args),
+        Cmd::Run(args) => run(*args),
         Cmd::Schema => {
             println!("{}", conform_model::schema::generate());
             EXIT_OK

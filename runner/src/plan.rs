@@ -60,7 +60,9 @@ pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<Strin
         let dev = deviations.get(&id).cloned();
         let h = tokio::spawn(async move {
             let r = run_case(p.case, p.env).await;
-            let deviation = if r.verdict == Verdict::Fail { dev } else { None };
+            // The recorded deviation travels with every outcome: a pass of a case the profile says
+            // fails is a difference from the recorded expectations too.
+            let deviation = dev;
             env.emitter.emit(EventKind::CaseFinished {
                 case: id.clone(),
                 verdict: r.verdict,
