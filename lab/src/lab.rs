@@ -225,7 +225,9 @@ impl Adapter for LabPort {
     }
 
     fn describe(&self) -> String {
-        self.label.clone()
+        self.current()
+            .map(|a| a.describe())
+            .unwrap_or_else(|| format!("{} (shut down)", self.label))
     }
 }
 
@@ -920,14 +922,6 @@ impl Lab {
     /// its `send` fails and its receivers report `Closed`.
     pub fn adapter(&self) -> Arc<dyn Adapter> {
         self.port.clone()
-    }
-
-    /// One line describing the real adapter (`raw cf123-0c0 in netns cf123-0c (02:cf:..)`).
-    pub fn adapter_description(&self) -> String {
-        self.port
-            .current()
-            .map(|a| a.describe())
-            .unwrap_or_else(|| self.port.label.clone())
     }
 
     /// Which adapter this lab uses.
