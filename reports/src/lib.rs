@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod jsonl;
 pub mod junit;
+pub mod matrix;
 pub mod term;
 
 pub use aggregate::{CaseRecord, RunRecord};

@@ -40,6 +40,23 @@ enum Cmd {
     },
     /// Run cases against a target.
     Run(Box<RunArgs>),
+    /// Run suites against several targets and write the case × target conformance matrix
+    /// (Markdown) with every failure explained.
+    Matrix {
+        paths: Vec<PathBuf>,
+        /// Targets (profile names or files), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        targets: Vec<String>,
+        /// Where to write the Markdown.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value = "Conformance matrix")]
+        title: String,
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Print the JSON Schema of the suite format.
     Schema,
     /// Re-render reports from a saved events file.
@@ -134,6 +151,7 @@ fn main() -> ExitCode {
         Cmd::Check { paths } => check(&paths),
         Cmd::List { paths, filter } => list(&paths, &filter),
         Cmd::Run(args) => run(*args),
+        Cmd::Matrix { paths, targets, output, title, jobs, seed } => matrix(paths, targets, output, title, jobs, seed),
         Cmd::Schema => {
             println!("{}", conform_model::schema::generate());
             EXIT_OK
@@ -259,7 +277,7 @@ async fn run_async(args: RunArgs, loaded: Loaded, filter: Filter, cli_params: Ha
             return EXIT_HARNESS;
         }
     };
-    let code = run_with_target(&args, &loaded, &filter, &cli_params, &tgt).await;
+    let (code, _) = run_with_target(&args, &loaded, &filter, &cli_params, &tgt).await;
     tgt.shutdown().await;
     // Belt and braces: nothing this process created may outlive it.
     target::cleanup_all();
@@ -272,6 +290,19 @@ async fn run_with_target(
     filter: &Filter,
     cli_params: &HashMap<String, String>,
     tgt: &target::Target,
+) -> (u8, Vec<RunEvent>) {
+    let mut all: Vec<RunEvent> = Vec::new();
+    let code = run_collect(args, loaded, filter, cli_params, tgt, &mut all).await;
+    (code, all)
+}
+
+async fn run_collect(
+    args: &RunArgs,
+    loaded: &Loaded,
+    filter: &Filter,
+    cli_params: &HashMap<String, String>,
+    tgt: &target::Target,
+    all: &mut Vec<RunEvent>,
 ) -> u8 {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let emitter = Emitter::new(tx);
@@ -314,7 +345,6 @@ async fn run_with_target(
     let jobs = args_jobs(args);
     let runner = tokio::spawn(async move { run_all(plan, jobs, &deviations).await });
     // Stream events: the terminal prints each case as it finishes, the JSON lines file gets all.
-    let mut all: Vec<RunEvent> = Vec::new();
     let mut stdout = std::io::stdout();
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     let mut interrupted = false;
@@ -428,4 +458,77 @@ fn report(from: &PathBuf, junit_path: Option<&PathBuf>, policy: InconcPolicy) ->
         }
     }
     exit_code(&rec, policy)
+}
+
+fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: String, jobs: usize, seed: u64) -> u8 {
+    let loaded = match load(&paths) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let command = format!(
+        "conform matrix {} --targets {} -o {}",
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
+        targets.join(","),
+        output.display()
+    );
+    let mut records = Vec::new();
+    let mut worst = EXIT_OK;
+    for t in &targets {
+        let args = RunArgs {
+            paths: paths.clone(),
+            filter: FilterArgs { pattern: None, tags: vec![] },
+            target: Some(t.clone()),
+            iface: None,
+            udp: None,
+            adapter: None,
+            params: vec![],
+            jobs,
+            seed: Some(seed),
+            events: None,
+            junit: None,
+            inconc: InconcArg::Fail,
+            out: PathBuf::from("conform-out"),
+        };
+        eprintln!("=== {t} ===");
+        let code = rt.block_on(async {
+            let proto = loaded.suites.first().map(|s| s.protocol.name()).unwrap_or("dhcp");
+            let spec = target::TargetSpec { target: Some(t.clone()), iface: None, udp: None, adapter: None, out: args.out.clone() };
+            let tgt = match target::start(&spec, proto).await {
+                Ok(x) => x,
+                Err(target::TargetError::Usage(e)) => {
+                    eprintln!("error: {e}");
+                    return EXIT_USAGE;
+                }
+                Err(target::TargetError::Harness(e)) => {
+                    eprintln!("error: {e}");
+                    target::cleanup_all();
+                    return EXIT_HARNESS;
+                }
+            };
+            let filter = Filter::default();
+            let (code, events) = run_with_target(&args, &loaded, &filter, &HashMap::new(), &tgt).await;
+            tgt.shutdown().await;
+            target::cleanup_all();
+            records.push(RunRecord::from_events(events.iter()));
+            code
+        });
+        if code == EXIT_USAGE {
+            return code;
+        }
+        worst = worst.max(code);
+    }
+    let md = conform_reports::matrix::render(&records, &title, &command);
+    if let Err(e) = std::fs::write(&output, md) {
+        eprintln!("error: cannot write {}: {e}", output.display());
+        return EXIT_HARNESS;
+    }
+    eprintln!("wrote {}", output.display());
+    worst
 }
