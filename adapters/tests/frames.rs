@@ -25,6 +25,13 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Writes a line straight to stderr: libtest captures `eprintln!` of passing tests, and a skip
+/// must be visible without `--nocapture`.
+fn loud(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn skip(test: &str) -> bool {
     let why = if !is_root() {
         Some("the test is not running as root (network namespaces and AF_PACKET need it)")
@@ -34,7 +41,7 @@ fn skip(test: &str) -> bool {
         None
     };
     if let Some(why) = why {
-        eprintln!("SKIPPED: {test} because {why}");
+        loud(&format!("SKIPPED: {test} because {why}"));
     }
     why.is_some()
 }
@@ -288,7 +295,7 @@ async fn missing_interface_tap_and_namespace_are_named() {
 #[tokio::test]
 async fn raw_socket_without_privilege_is_a_privilege_error() {
     if is_root() {
-        eprintln!("SKIPPED: raw_socket_without_privilege_is_a_privilege_error because the test runs as root");
+        loud("SKIPPED: raw_socket_without_privilege_is_a_privilege_error because the test runs as root");
         return;
     }
     let e = RawAdapter::open("lo", RawConfig::dhcp_client())

@@ -242,7 +242,7 @@ async fn no_such_interface_is_named() {
 #[tokio::test]
 async fn missing_binary_names_the_package() {
     if !conform_lab::is_root() {
-        eprintln!("SKIPPED: missing_binary_names_the_package because the root check comes first");
+        loud("SKIPPED: missing_binary_names_the_package because the root check comes first");
         return;
     }
     let mut p = Profile::resolve("dnsmasq").unwrap();
@@ -289,4 +289,19 @@ async fn dora_isc_dhcpd_tap() {
 #[tokio::test]
 async fn dora_udhcpd_tap() {
     dora_against("udhcpd", "busybox", AdapterKind::Tap, 0x33).await;
+}
+
+/// Without root the lab refuses to start with an error that says so.
+#[tokio::test]
+async fn not_root_is_reported() {
+    if conform_lab::is_root() {
+        loud("SKIPPED: not_root_is_reported because the test runs as root");
+        return;
+    }
+    let e = Lab::start(Profile::resolve("dnsmasq").unwrap(), LabOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, LabError::NotRoot), "{e}");
+    assert!(e.to_string().contains("needs root"), "{e}");
 }

@@ -33,11 +33,18 @@ pub fn skip_reason(binaries: &[&str]) -> Option<String> {
 pub fn skip(test: &str, binaries: &[&str]) -> bool {
     match skip_reason(binaries) {
         Some(why) => {
-            eprintln!("SKIPPED: {test} because {why}");
+            loud(&format!("SKIPPED: {test} because {why}"));
             true
         }
         None => false,
     }
+}
+
+/// Writes a line straight to stderr. libtest captures `eprintln!` of passing tests; a skip must
+/// be visible without `--nocapture`.
+pub fn loud(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// One reply and how long it took.
