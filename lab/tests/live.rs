@@ -166,25 +166,37 @@ async fn kea_config_check_rejects_broken_config() {
     );
 }
 
-/// restart_server gives a new PID, the server answers again, and a killed server is seen dead.
-#[tokio::test]
-async fn restart_and_liveness_dnsmasq() {
-    if skip("restart_and_liveness_dnsmasq", &["dnsmasq"]) {
+/// restart_server gives a new PID, the server answers again (and, for servers that persist
+/// leases, the same address to the same client), and a killed server is seen dead and reaped.
+async fn restart_and_liveness(profile: &str, binary: &str, tag: u8) {
+    let test = format!("restart_and_liveness_{profile}");
+    if skip(&test, &[binary]) {
         return;
     }
-    let lab = Lab::start(Profile::resolve("dnsmasq").unwrap(), LabOptions::default())
+    let lab = Lab::start(Profile::resolve(profile).unwrap(), LabOptions::default())
         .await
         .unwrap();
     let names = lab.names().clone();
     let pid1 = lab.server_pid().unwrap();
     assert!(lab.server_alive());
-    let restart = lab.restart_server().await;
-    let pid2 = lab.server_pid().unwrap();
     let a = lab.adapter();
-    let after_restart = dora(
+    let chaddr = [0x02, 0xcf, 0, 0, tag, 1];
+    let before = dora(
         a.as_ref(),
-        0x0c0f_4001,
-        [0x02, 0xcf, 0, 0, 0x40, 1],
+        0x0c0f_4001 | u32::from(tag) << 8,
+        chaddr,
+        None,
+        REPLY,
+    )
+    .await;
+    let t = std::time::Instant::now();
+    let restart = lab.restart_server().await;
+    let wall = t.elapsed();
+    let pid2 = lab.server_pid().unwrap();
+    let after = dora(
+        a.as_ref(),
+        0x0c0f_4002 | u32::from(tag) << 8,
+        chaddr,
         None,
         REPLY,
     )
@@ -199,16 +211,44 @@ async fn restart_and_liveness_dnsmasq() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let status = lab.server_exit_status();
+    let log = std::fs::read_to_string(lab.log_path()).unwrap_or_default();
     lab.shutdown().await;
     assert_no_leftovers(&names);
-    let took = restart.expect("restart");
-    eprintln!("MEASURED restart dnsmasq: stop+start→ready {}", ms(took));
+    let took = restart.unwrap_or_else(|e| panic!("{test}: restart failed: {e}\n{log}"));
+    let before = before.unwrap_or_else(|e| panic!("{test}: DORA before restart: {e}\n{log}"));
+    let after = after.unwrap_or_else(|e| panic!("{test}: DORA after restart: {e}\n{log}"));
+    eprintln!(
+        "MEASURED {test}: restart (stop + start + ready) {}, start→ready {}; address before {} after {}",
+        ms(wall),
+        ms(took),
+        before.ack.reply.yiaddr,
+        after.ack.reply.yiaddr
+    );
     assert_ne!(pid1, pid2);
-    after_restart.expect("DORA after restart");
     assert!(dead, "SIGKILLed server still reported alive");
     assert_eq!(status.as_deref(), Some("killed by signal 9"));
     // The lab's adapter is closed after shutdown.
     assert!(a.send(&conform_codec::Datagram::default()).await.is_err());
+}
+
+#[tokio::test]
+async fn restart_and_liveness_dnsmasq() {
+    restart_and_liveness("dnsmasq", "dnsmasq", 0x40).await;
+}
+
+#[tokio::test]
+async fn restart_and_liveness_kea() {
+    restart_and_liveness("kea", "kea-dhcp4", 0x41).await;
+}
+
+#[tokio::test]
+async fn restart_and_liveness_isc_dhcpd() {
+    restart_and_liveness("isc-dhcpd", "dhcpd", 0x42).await;
+}
+
+#[tokio::test]
+async fn restart_and_liveness_udhcpd() {
+    restart_and_liveness("udhcpd", "busybox", 0x43).await;
 }
 
 /// A missing interface is a clear error, both from the raw adapter and from Lab::attach.
