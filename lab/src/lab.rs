@@ -239,6 +239,8 @@ struct Server {
     child: Child,
     pid: u32,
     exit: Option<ExitStatus>,
+    /// When it was spawned: readiness times are measured from here.
+    spawned: Instant,
 }
 
 impl Server {
@@ -728,6 +730,7 @@ impl Lab {
         // Its own process group: a terminal's Ctrl-C reaches conform, which then stops the
         // server in order (cleanup_all), instead of racing it.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let spawned = Instant::now();
         let child = command.spawn().map_err(|e| {
             LabError::io(
                 format!("start {} ({})", self.profile.name, argv.join(" ")),
@@ -740,6 +743,7 @@ impl Lab {
             child,
             pid,
             exit: None,
+            spawned,
         });
         Ok(())
     }
@@ -762,7 +766,13 @@ impl Lab {
     }
 
     async fn wait_ready(&self) -> Result<(), LabError> {
-        let started = Instant::now();
+        let started = self
+            .server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|s| s.spawned)
+            .unwrap_or_else(Instant::now);
         let deadline = tokio::time::Instant::now() + self.ready_timeout;
         let port = self.port.clone();
         let log_line_file = match &self.profile.ready.probe {
@@ -984,7 +994,7 @@ impl Lab {
         s.exit.map(cmd::describe_status)
     }
 
-    /// Time from the latest server start to a successful readiness probe.
+    /// Time from spawning the latest server process to its successful readiness probe.
     pub fn ready_after(&self) -> Option<Duration> {
         *self.ready_after.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 /// Longest pause between two probe rounds (and between DISCOVER retransmissions).
 const MAX_INTERVAL: Duration = Duration::from_millis(250);
+/// How long DISCOVERs are retransmitted at the initial interval before backing off.
+const STEADY: Duration = Duration::from_millis(300);
 /// How often file- and /proc-based probes look again.
 const POLL: Duration = Duration::from_millis(10);
 
@@ -105,9 +107,8 @@ async fn poll_until(
     }
 }
 
-/// Sends DISCOVERs from the probe MAC (retransmitting with exponential backoff from
-/// `interval` up to 250 ms, so a slow server such as udhcpd is not flooded with requests it
-/// would answer late) until an OFFER with the probe's xid arrives.
+/// Sends DISCOVERs from the probe MAC (every `interval` for 300 ms, then with exponential
+/// backoff up to 250 ms) until an OFFER with the probe's xid arrives.
 async fn dhcp_offer(
     ctx: &ProbeCtx<'_>,
     interval: Duration,
@@ -133,7 +134,8 @@ async fn dhcp_offer(
         meta,
     };
     let mut gap = interval.max(Duration::from_millis(1));
-    let mut next_send = Instant::now();
+    let started = Instant::now();
+    let mut next_send = started;
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -154,7 +156,11 @@ async fn dhcp_offer(
                 Err(_) => {}
             }
             next_send = now + gap;
-            gap = (gap * 2).min(MAX_INTERVAL);
+            // Steady at first (servers here are ready in 10-90 ms, lab.md 3.2), then back off
+            // so a server that answers slowly is not flooded with requests it answers late.
+            if now.duration_since(started) >= STEADY {
+                gap = (gap * 2).min(MAX_INTERVAL);
+            }
         }
         // Wake up for the next retransmission, the deadline, or at least every 50 ms to
         // notice a dead server.

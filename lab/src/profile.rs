@@ -122,8 +122,8 @@ impl LabSettings {
 /// How the lab decides that the server is ready.
 #[derive(Clone, Debug)]
 pub enum Probe {
-    /// Send a DHCPDISCOVER from a dedicated probe MAC (retransmitted with backoff from
-    /// `interval`) until an OFFER for it arrives.
+    /// Send a DHCPDISCOVER from a dedicated probe MAC (every `interval` for 300 ms, then with
+    /// backoff up to 250 ms) until an OFFER for it arrives.
     DhcpOffer { interval: Duration },
     /// The server process has a UDP socket bound to this port (read from
     /// `/proc/<pid>/net/udp*`, which shows the server's namespace). Sends no traffic.
