@@ -162,7 +162,13 @@ fn libc_sigkill() -> i32 {
 fn delete_namespaces(namespaces: &[String]) {
     for ns in namespaces {
         if let Ok(out) = cmd::run_ok(&cmd::ip(&["netns", "pids", ns]), None) {
-            for pid in out.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+            // Never ourselves: a helper thread of this process may briefly sit in the namespace.
+            let me = std::process::id();
+            for pid in out
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+                .filter(|p| *p != me)
+            {
                 let _ = sys::send_signal(pid, libc_sigkill());
             }
         }
@@ -354,7 +360,14 @@ impl Lab {
             return Err(LabError::NotRoot);
         }
         let ip = require_binary("ip", &["iproute2".to_string()])?;
-        require_binary(&profile.command[0], &profile.packages)?;
+        // Validation guarantees a program name, but `Profile`'s fields are public.
+        let program = profile.command.first().ok_or_else(|| {
+            LabError::Profile(crate::error::ProfileError::Invalid {
+                origin: profile.origin.clone(),
+                problems: vec!["command: must name the server program (argv list)".into()],
+            })
+        })?;
+        require_binary(program, &profile.packages)?;
         if let Some(c) = profile.check.first() {
             require_binary(c, &profile.packages)?;
         }
@@ -654,8 +667,12 @@ impl Lab {
                 "start a server",
             ));
         };
-        let prog = find_binary(&argv[0]).ok_or_else(|| LabError::MissingBinary {
-            binary: argv[0].clone(),
+        let first = argv.first().ok_or_else(|| LabError::Command {
+            cmd: field.to_string(),
+            detail: "empty command".into(),
+        })?;
+        let prog = find_binary(first).ok_or_else(|| LabError::MissingBinary {
+            binary: first.clone(),
             install: self.profile.packages.join(" "),
         })?;
         let mut out = vec![
