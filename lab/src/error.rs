@@ -67,12 +67,13 @@ pub enum LabError {
         tail: String,
     },
     /// A configuration check (`check:` in the profile) rejected the rendered configuration.
-    #[error("{server} rejected its configuration (`{cmd}`, {status}):\n{output}")]
+    #[error("{server} rejected its configuration (`{cmd}`, {status}); the rendered files are in {dir}:\n{output}")]
     ConfigRejected {
         server: String,
         cmd: String,
         status: String,
         output: String,
+        dir: PathBuf,
     },
     /// An `ip` (or other helper) command failed.
     #[error("failed to run `{cmd}`: {detail}")]

@@ -471,12 +471,22 @@ impl Lab {
             run_dir,
             &opts,
         );
-        let adapter = lab.open_adapter().await.map_err(|e| match e {
-            LabError::Adapter(AdapterError::NoSuchInterface(n)) => LabError::NoSuchInterface(n),
-            other => other,
-        })?;
-        lab.install_adapter(adapter);
-        Ok(lab)
+        match lab.open_adapter().await {
+            Ok(adapter) => {
+                lab.install_adapter(adapter);
+                Ok(lab)
+            }
+            Err(e) => {
+                // Nothing was written yet: remove the (empty) run directory again.
+                let _ = std::fs::remove_dir(&lab.run_dir);
+                Err(match e {
+                    LabError::Adapter(AdapterError::NoSuchInterface(n)) => {
+                        LabError::NoSuchInterface(n)
+                    }
+                    other => other,
+                })
+            }
+        }
     }
 
     fn new(
@@ -704,6 +714,7 @@ impl Lab {
             cmd: shown,
             status: o.status,
             output: format!("{}{}", o.stdout, o.stderr).trim().to_string(),
+            dir: self.run_dir.clone(),
         })
     }
 

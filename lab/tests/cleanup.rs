@@ -32,7 +32,9 @@ async fn cleanup_all_removes_live_labs_and_later_shutdown_is_harmless() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(!alive, "server {pid} survived cleanup_all");
+    let run_dir = lab.run_dir().to_path_buf();
     lab.shutdown().await;
+    let _ = std::fs::remove_dir_all(run_dir);
     assert_eq!(cleanup_all(), 0);
     assert_no_leftovers(&names);
 }

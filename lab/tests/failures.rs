@@ -61,6 +61,14 @@ async fn server_never_answers_times_out_and_lab_is_removed() {
     let elapsed = t.elapsed();
     let msg = err.to_string();
     assert!(matches!(err, LabError::ReadyTimeout { .. }), "{msg}");
+    if let LabError::ReadyTimeout { log, .. } = &err {
+        assert!(
+            log.exists(),
+            "the log must survive the lab: {}",
+            log.display()
+        );
+        let _ = std::fs::remove_dir_all(log.parent().unwrap());
+    }
     assert!(
         msg.contains("mute did not become ready within 400 ms (probe: dhcp_offer)"),
         "{msg}"
@@ -92,6 +100,9 @@ async fn server_exiting_at_startup_is_reported() {
         .expect("must fail");
     let msg = err.to_string();
     assert!(matches!(err, LabError::ServerExited { .. }), "{msg}");
+    if let LabError::ServerExited { log, .. } = &err {
+        let _ = std::fs::remove_dir_all(log.parent().unwrap());
+    }
     assert!(
         msg.contains("crashy exited during startup (exit status 3)"),
         "{msg}"
@@ -112,7 +123,9 @@ async fn dropped_lab_is_removed() {
         .unwrap();
     let names = lab.names().clone();
     let pid = lab.server_pid().unwrap();
+    let run_dir = lab.run_dir().to_path_buf();
     drop(lab);
+    let _ = std::fs::remove_dir_all(run_dir);
     assert_no_leftovers(&names);
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),

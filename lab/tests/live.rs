@@ -101,8 +101,13 @@ async fn dora_against_paced(
     }
     .await;
     let log = lab.log_path().to_path_buf();
+    let run_dir = lab.run_dir().to_path_buf();
     lab.shutdown().await;
     assert_no_leftovers(&names);
+    if result.is_ok() {
+        // Kept only when the test fails: the log is the evidence.
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
     if let Err(e) = result {
         let tail = std::fs::read_to_string(&log).unwrap_or_default();
         panic!("{test}: {e}\nserver log {}:\n{tail}", log.display());
@@ -160,6 +165,10 @@ async fn kea_config_check_rejects_broken_config() {
         .err()
         .expect("must fail");
     assert!(matches!(err, LabError::ConfigRejected { .. }), "{err}");
+    if let LabError::ConfigRejected { dir, .. } = &err {
+        assert!(dir.join("kea-dhcp4.conf").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
     assert!(
         err.to_string().contains("kea rejected its configuration"),
         "{err}"
@@ -212,7 +221,9 @@ async fn restart_and_liveness(profile: &str, binary: &str, tag: u8) {
     }
     let status = lab.server_exit_status();
     let log = std::fs::read_to_string(lab.log_path()).unwrap_or_default();
+    let run_dir = lab.run_dir().to_path_buf();
     lab.shutdown().await;
+    let _ = std::fs::remove_dir_all(&run_dir);
     assert_no_leftovers(&names);
     let took = restart.unwrap_or_else(|e| panic!("{test}: restart failed: {e}\n{log}"));
     let before = before.unwrap_or_else(|e| panic!("{test}: DORA before restart: {e}\n{log}"));
