@@ -19,21 +19,47 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Emits events stamped relative to the run's start.
+///
+/// A case's events are buffered and handed to the channel in one piece when the case ends:
+/// waking the consumer for every event costs a cross-thread wake-up each time, which showed as
+/// most of conform's per-exchange overhead in the DORA bench.
 #[derive(Clone)]
 pub struct Emitter {
     tx: mpsc::UnboundedSender<RunEvent>,
     start: Instant,
+    buffer: Option<Arc<std::sync::Mutex<Vec<RunEvent>>>>,
 }
 
 impl Emitter {
     pub fn new(tx: mpsc::UnboundedSender<RunEvent>) -> Self {
-        Emitter { tx, start: Instant::now() }
+        Emitter { tx, start: Instant::now(), buffer: None }
     }
 
     pub fn emit(&self, kind: EventKind) {
         let t_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let e = RunEvent { t_ms, kind };
+        if let Some(b) = &self.buffer {
+            if let Ok(mut g) = b.lock() {
+                g.push(e);
+                return;
+            }
+        }
         // A closed channel means the reporter is gone (run aborted); nothing to do.
-        let _ = self.tx.send(RunEvent { t_ms, kind });
+        let _ = self.tx.send(e);
+    }
+
+    /// An emitter that keeps events until `flush`.
+    fn buffered(&self) -> Emitter {
+        Emitter { tx: self.tx.clone(), start: self.start, buffer: Some(Arc::default()) }
+    }
+
+    fn flush(&self) {
+        if let Some(b) = &self.buffer {
+            let events = b.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default();
+            for e in events {
+                let _ = self.tx.send(e);
+            }
+        }
     }
 }
 
@@ -59,7 +85,15 @@ pub struct CaseResult {
 type Msg = Arc<dyn Decoded>;
 
 /// Runs one case to its verdict. Never panics on server behaviour; harness faults give `error`.
-pub async fn run_case(case: Arc<Case>, env: CaseEnv) -> CaseResult {
+pub async fn run_case(case: Arc<Case>, mut env: CaseEnv) -> CaseResult {
+    let outer = env.emitter.clone();
+    env.emitter = outer.buffered();
+    let r = run_case_buffered(case, env.clone()).await;
+    env.emitter.flush();
+    r
+}
+
+async fn run_case_buffered(case: Arc<Case>, env: CaseEnv) -> CaseResult {
     let started = Instant::now();
     env.emitter.emit(EventKind::CaseStarted {
         case: case.id.clone(),
@@ -88,20 +122,24 @@ pub async fn run_case(case: Arc<Case>, env: CaseEnv) -> CaseResult {
     CaseResult { verdict, reason, duration: started.elapsed() }
 }
 
-/// Shared state of a case: component inboxes and handles.
+/// Shared state of a case.
 struct CaseCtx {
     case: Arc<Case>,
     env: CaseEnv,
-    inboxes: std::sync::Mutex<Vec<mpsc::UnboundedSender<Msg>>>,
 }
 
 async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<String>) {
-    let ctx = Arc::new(CaseCtx { case: case.clone(), env: env.clone(), inboxes: Default::default() });
-    // Subscribe before any component sends, so no reply can be missed.
-    let mut rx = env.adapter.subscribe();
-    let dispatcher = {
+    let ctx = Arc::new(CaseCtx { case: case.clone(), env: env.clone() });
+    // Every component reads the adapter directly (no forwarding hop: latency matters, see the
+    // DORA bench). Exactly one reader records `Received` events: the main component when it is
+    // alone, otherwise a recorder task, so parallel components don't log each message twice.
+    let alone = case.components.is_empty();
+    let recorder = if alone {
+        None
+    } else {
         let ctx = ctx.clone();
-        tokio::spawn(async move {
+        let mut rx = env.adapter.subscribe();
+        Some(tokio::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(inc) => {
@@ -111,24 +149,16 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
                             summary: msg.summary(),
                             datagram: inc.datagram,
                         });
-                        let inboxes = ctx.inboxes.lock().map(|g| g.clone()).unwrap_or_default();
-                        for tx in inboxes {
-                            let _ = tx.send(msg.clone());
-                        }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        ctx.env.emitter.emit(EventKind::AdapterError {
-                            at: At { case: ctx.case.id.clone(), component: String::new(), step: String::new() },
-                            message: format!("receive queue overflowed: {n} datagrams dropped"),
-                        });
-                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => break,
                 }
             }
-        })
+        }))
     };
 
     let mut mtc = ComponentRun::new(ctx.clone(), "mtc");
+    mtc.records = alone;
     let mut handles: HashMap<String, tokio::task::JoinHandle<(Verdict, Option<String>)>> = HashMap::new();
     if !case.explicit_start {
         for c in &case.components {
@@ -142,7 +172,9 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
     // Implicit join of everything still running.
     let names: Vec<String> = mtc.handles.keys().cloned().collect();
     mtc.join(&names).await;
-    dispatcher.abort();
+    if let Some(r) = recorder {
+        r.abort();
+    }
     let mut verdict = mtc.verdict;
     let mut reason = mtc.reason.clone();
     for (v, r) in mtc.joined.drain(..) {
@@ -194,7 +226,9 @@ struct ComponentRun {
     ctx: Arc<CaseCtx>,
     name: String,
     vars: HashMap<String, Value>,
-    inbox: mpsc::UnboundedReceiver<Msg>,
+    rx: tokio::sync::broadcast::Receiver<conform_adapters::Incoming>,
+    /// Whether this component logs every arriving message as a `Received` event.
+    records: bool,
     timers: HashMap<String, Instant>,
     verdict: Verdict,
     reason: Option<String>,
@@ -211,10 +245,8 @@ impl Env for ComponentRun {
 
 impl ComponentRun {
     fn new(ctx: Arc<CaseCtx>, name: &str) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        if let Ok(mut g) = ctx.inboxes.lock() {
-            g.push(tx);
-        }
+        // Subscribe before any step runs, so no reply to this component can be missed.
+        let rx = ctx.env.adapter.subscribe();
         let mut vars = ctx.env.params.clone();
         set_identity(&mut vars, ctx.env.seed, &ctx.case.id, name);
         vars.insert("case_id".into(), Value::Str(ctx.case.id.clone()));
@@ -223,7 +255,8 @@ impl ComponentRun {
             ctx,
             name: name.to_string(),
             vars,
-            inbox: rx,
+            rx,
+            records: false,
             timers: HashMap::new(),
             verdict: Verdict::None,
             reason: None,
@@ -418,8 +451,22 @@ impl ComponentRun {
                 let deadline = next.map(|(_, d)| d).unwrap_or(far);
                 tokio::select! {
                     biased;
-                    msg = self.inbox.recv() => {
-                        let Some(msg) = msg else { return Flow::Stop };
+                    inc = self.rx.recv() => {
+                        let inc = match inc {
+                            Ok(inc) => inc,
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                                self.emit(EventKind::AdapterError { at: self.at(path), message: format!("receive queue overflowed: {n} datagrams dropped") });
+                                continue;
+                            }
+                            Err(_) => {
+                                self.set_verdict(Verdict::Error, Some("the adapter stopped delivering messages".into()), path);
+                                return Flow::Stop;
+                            }
+                        };
+                        let msg: Msg = self.ctx.env.proto.decode(&inc.datagram);
+                        if self.records {
+                            self.emit(EventKind::Received { at: self.at(path), summary: msg.summary(), datagram: inc.datagram });
+                        }
                         let hit = branches.iter().enumerate().find(|(_, b)| match &b.on {
                             BranchOn::Receive { template, .. } => template.matches(msg.as_ref(), self),
                             BranchOn::Timeout { .. } => false,

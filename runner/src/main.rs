@@ -355,14 +355,10 @@ async fn run_collect(
                 if let Some(f) = events_file.as_mut() {
                     let _ = jsonl::write_event(f, &e);
                 }
-                if let EventKind::CaseFinished { .. } = &e.kind {
-                    all.push(e);
-                    let rec = RunRecord::from_events(all.iter());
-                    if let Some(c) = rec.cases.last() {
-                        let _ = writeln!(stdout, "{}", term::case_line(c, style));
-                    }
-                } else {
-                    all.push(e);
+                let finished = finished_case(&e);
+                all.push(e);
+                if let Some(id) = finished {
+                    print_case_line(&all, &id, &mut stdout, style);
                 }
             }
             r = &mut runner => break r.ok(),
@@ -373,11 +369,16 @@ async fn run_collect(
             }
         }
     };
+    // Events still queued when the runner finished: the last cases' lines must print too.
     while let Ok(e) = rx.try_recv() {
         if let Some(f) = events_file.as_mut() {
             let _ = jsonl::write_event(f, &e);
         }
+        let finished = finished_case(&e);
         all.push(e);
+        if let Some(id) = finished {
+            print_case_line(&all, &id, &mut stdout, style);
+        }
     }
     let Some(outcome) = outcome else {
         return EXIT_HARNESS;
@@ -531,4 +532,23 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
     }
     eprintln!("wrote {}", output.display());
     worst
+}
+
+fn finished_case(e: &RunEvent) -> Option<String> {
+    match &e.kind {
+        EventKind::CaseFinished { case, .. } => Some(case.clone()),
+        _ => None,
+    }
+}
+
+/// Prints the line of a just-finished case, built from that case's events only.
+fn print_case_line(all: &[RunEvent], id: &str, out: &mut impl Write, style: term::Style) {
+    let mine = all.iter().filter(|e| match &e.kind {
+        EventKind::CaseStarted { case, .. } | EventKind::CaseFinished { case, .. } => case == id,
+        _ => false,
+    });
+    let rec = RunRecord::from_events(mine);
+    if let Some(c) = rec.cases.first() {
+        let _ = writeln!(out, "{}", term::case_line(c, style));
+    }
 }
