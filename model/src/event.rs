@@ -37,6 +37,10 @@ pub enum EventKind {
         adapter: String,
         cases: usize,
         seed: u64,
+        /// Wall-clock start of the run (ms since the Unix epoch): `t_ms` values are relative to
+        /// it, and captures written from events carry absolute timestamps.
+        #[serde(default)]
+        started_unix_ms: u64,
     },
     CaseStarted {
         case: String,

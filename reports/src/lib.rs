@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod jsonl;
 pub mod junit;
 pub mod matrix;
+pub mod pcap;
 pub mod term;
 
 pub use aggregate::{CaseRecord, RunRecord};

@@ -52,6 +52,7 @@ fn events() -> Vec<RunEvent> {
             adapter: "raw".into(),
             cases: 6,
             seed: 1,
+            started_unix_ms: 0,
         },
     )];
     v.extend(case("ok", Verdict::Pass, None, None));

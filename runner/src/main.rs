@@ -113,6 +113,10 @@ struct RunArgs {
     /// Write JUnit XML.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write every message of the run as annotated pcapng (a comment per packet: case, step,
+    /// template matched or mismatch, verdict); per-case files go to <out>/pcap/<case>.pcapng.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
     /// How inconclusive verdicts count.
     #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
     inconc: InconcArg,
@@ -327,7 +331,8 @@ async fn run_collect(
     }
     let run_id = format!("{:016x}", rand::random::<u64>());
     eprintln!("conform: run {run_id}, {} case(s) against {} via {}, seed {seed}", plan.len(), tgt.name, tgt.adapter.describe());
-    emitter.emit(EventKind::RunStarted { version: EVENTS_VERSION, run_id, target: tgt.name.clone(), adapter: tgt.adapter.describe(), cases: plan.len(), seed });
+    let started_unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    emitter.emit(EventKind::RunStarted { version: EVENTS_VERSION, run_id, target: tgt.name.clone(), adapter: tgt.adapter.describe(), cases: plan.len(), seed, started_unix_ms });
 
     let mut events_file = match &args.events {
         Some(p) => match std::fs::File::create(p) {
@@ -392,6 +397,12 @@ async fn run_collect(
     let rec = RunRecord::from_events(all.iter());
     let policy: InconcPolicy = args.inconc.into();
     print!("{}", term::summary(&rec, policy, style));
+    if let Some(p) = &args.pcap {
+        if let Err(e) = write_pcaps(&all, p, &args.out.join("pcap")) {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    }
     if let Some(p) = &args.junit {
         match junit::render(&rec, policy) {
             Ok(xml) => {
@@ -494,6 +505,7 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
             seed: Some(seed),
             events: None,
             junit: None,
+            pcap: None,
             inconc: InconcArg::Fail,
             out: PathBuf::from("conform-out"),
         };
@@ -551,4 +563,18 @@ fn print_case_line(all: &[RunEvent], id: &str, out: &mut impl Write, style: term
     if let Some(c) = rec.cases.first() {
         let _ = writeln!(out, "{}", term::case_line(c, style));
     }
+}
+
+/// Writes the whole run to `file` and one capture per case into `per_case_dir`.
+fn write_pcaps(all: &[RunEvent], file: &std::path::Path, per_case_dir: &std::path::Path) -> Result<(), String> {
+    let f = std::fs::File::create(file).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    conform_reports::pcap::write(all, None, std::io::BufWriter::new(f))?;
+    std::fs::create_dir_all(per_case_dir).map_err(|e| format!("cannot create {}: {e}", per_case_dir.display()))?;
+    for case in conform_reports::pcap::cases_with_packets(all) {
+        let safe: String = case.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        let path = per_case_dir.join(format!("{safe}.pcapng"));
+        let f = std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        conform_reports::pcap::write(all, Some(&case), std::io::BufWriter::new(f))?;
+    }
+    Ok(())
 }
