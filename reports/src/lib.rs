@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod aggregate;
+pub mod baseline;
 pub mod jsonl;
 pub mod junit;
 pub mod matrix;

@@ -59,14 +59,31 @@ enum Cmd {
     },
     /// Print the JSON Schema of the suite format.
     Schema,
+    /// Manage expected-results baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCmd),
     /// Re-render reports from a saved events file.
     Report {
-        #[arg(long)]
-        from: PathBuf,
+        /// Events files (repeatable: shards of one run are merged into one report).
+        #[arg(long, required = true)]
+        from: Vec<PathBuf>,
         #[arg(long)]
         junit: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
         inconc: InconcArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum BaselineCmd {
+    /// Record the verdicts of saved runs (per target) as the expected results.
+    Update {
+        /// Events files of the runs (repeatable; shards of one run may be given together).
+        #[arg(long = "from", required = true)]
+        from: Vec<PathBuf>,
+        /// The baseline file to create or update.
+        #[arg(long)]
+        baseline: PathBuf,
     },
 }
 
@@ -78,6 +95,9 @@ struct FilterArgs {
     /// Only cases with this tag (repeatable: all must be present).
     #[arg(long = "tag", value_name = "T")]
     tags: Vec<String>,
+    /// Only shard k of n (1-based), split deterministically by case id: for CI fan-out.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -120,6 +140,9 @@ struct RunArgs {
     /// How inconclusive verdicts count.
     #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
     inconc: InconcArg,
+    /// Compare with an expected-results baseline: fail only on regressions and new failures.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
     /// Directory for the lab's server config and logs.
     #[arg(long, value_name = "DIR", default_value = "conform-out")]
     out: PathBuf,
@@ -156,6 +179,7 @@ fn main() -> ExitCode {
         Cmd::List { paths, filter } => list(&paths, &filter),
         Cmd::Run(args) => run(*args),
         Cmd::Matrix { paths, targets, output, title, jobs, seed } => matrix(paths, targets, output, title, jobs, seed),
+        Cmd::Baseline(BaselineCmd::Update { from, baseline }) => baseline_update(&from, &baseline),
         Cmd::Schema => {
             println!("{}", conform_model::schema::generate());
             EXIT_OK
@@ -201,7 +225,17 @@ fn filter_of(f: &FilterArgs) -> Result<Filter, u8> {
         },
         None => None,
     };
-    Ok(Filter { pattern, tags: f.tags.clone() })
+    let partition = match &f.partition {
+        Some(p) => match conform_runner::plan::Partition::parse(p) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
+    Ok(Filter { pattern, tags: f.tags.clone(), partition })
 }
 
 fn list(paths: &[PathBuf], f: &FilterArgs) -> u8 {
@@ -417,6 +451,23 @@ async fn run_collect(
             }
         }
     }
+    if let Some(b) = &args.baseline {
+        return match conform_reports::baseline::Baseline::load(b) {
+            Ok(base) => {
+                let cmp = base.compare(&rec);
+                print!("{}", cmp.render());
+                if cmp.gate_ok() {
+                    EXIT_OK
+                } else {
+                    EXIT_FAILED
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            }
+        };
+    }
     exit_code(&rec, policy)
 }
 
@@ -435,20 +486,10 @@ fn exit_code(rec: &RunRecord, policy: InconcPolicy) -> u8 {
     }
 }
 
-fn report(from: &PathBuf, junit_path: Option<&PathBuf>, policy: InconcPolicy) -> u8 {
-    let f = match std::fs::File::open(from) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", from.display());
-            return EXIT_USAGE;
-        }
-    };
-    let events = match jsonl::read_events(std::io::BufReader::new(f)) {
+fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, policy: InconcPolicy) -> u8 {
+    let events = match read_events_files(from) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {}: {e}", from.display());
-            return EXIT_USAGE;
-        }
+        Err(c) => return c,
     };
     let rec = RunRecord::from_events(events.iter());
     let style = term::Style { color: std::io::stdout().is_terminal() };
@@ -495,7 +536,7 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
     for t in &targets {
         let args = RunArgs {
             paths: paths.clone(),
-            filter: FilterArgs { pattern: None, tags: vec![] },
+            filter: FilterArgs { pattern: None, tags: vec![], partition: None },
             target: Some(t.clone()),
             iface: None,
             udp: None,
@@ -507,6 +548,7 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
             junit: None,
             pcap: None,
             inconc: InconcArg::Fail,
+            baseline: None,
             out: PathBuf::from("conform-out"),
         };
         eprintln!("=== {t} ===");
@@ -577,4 +619,75 @@ fn write_pcaps(all: &[RunEvent], file: &std::path::Path, per_case_dir: &std::pat
         conform_reports::pcap::write(all, Some(&case), std::io::BufWriter::new(f))?;
     }
     Ok(())
+}
+
+fn read_events_files(from: &[PathBuf]) -> Result<Vec<RunEvent>, u8> {
+    let mut all = Vec::new();
+    for p in from {
+        let f = match std::fs::File::open(p) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", p.display());
+                return Err(EXIT_USAGE);
+            }
+        };
+        match jsonl::read_events(std::io::BufReader::new(f)) {
+            Ok(mut e) => all.append(&mut e),
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
+    Ok(all)
+}
+
+fn baseline_update(from: &[PathBuf], path: &std::path::Path) -> u8 {
+    let events = match read_events_files(from) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let mut base = if path.exists() {
+        match conform_reports::baseline::Baseline::load(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        conform_reports::baseline::Baseline::default()
+    };
+    // Each events file may come from another target: update target by target.
+    for run in split_runs(&events) {
+        let rec = RunRecord::from_events(run.iter());
+        eprintln!("baseline: {} case(s) for target `{}`", rec.cases.len(), rec.target);
+        base.update(&rec);
+    }
+    if let Err(e) = std::fs::write(path, base.to_json()) {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return EXIT_HARNESS;
+    }
+    EXIT_OK
+}
+
+/// Splits concatenated events at each `RunStarted`, merging runs of the same target (shards).
+fn split_runs(events: &[RunEvent]) -> Vec<Vec<RunEvent>> {
+    let mut by_target: Vec<(String, Vec<RunEvent>)> = Vec::new();
+    let mut current: Option<usize> = None;
+    for e in events {
+        if let EventKind::RunStarted { target, .. } = &e.kind {
+            current = Some(match by_target.iter().position(|(t, _)| t == target) {
+                Some(i) => i,
+                None => {
+                    by_target.push((target.clone(), Vec::new()));
+                    by_target.len() - 1
+                }
+            });
+        }
+        if let Some(i) = current {
+            by_target[i].1.push(e.clone());
+        }
+    }
+    by_target.into_iter().map(|(_, v)| v).collect()
 }

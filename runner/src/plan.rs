@@ -16,6 +16,8 @@ pub struct Filter {
     pub pattern: Option<Regex>,
     /// `--tag T` (repeatable): the case must carry every tag given.
     pub tags: Vec<String>,
+    /// `--partition k/n`.
+    pub partition: Option<Partition>,
 }
 
 impl Filter {
@@ -25,7 +27,41 @@ impl Filter {
                 return false;
             }
         }
-        self.tags.iter().all(|t| c.tags.contains(t))
+        self.tags.iter().all(|t| c.tags.contains(t)) && self.partition.is_none_or(|p| p.contains(&c.id))
+    }
+}
+
+/// `--partition k/n`: this run takes shard `k` of `n` (1-based). A case's shard depends only on
+/// its id (FNV-1a), so shards are stable across runs, machines and added cases, and every case
+/// lands in exactly one shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub k: u32,
+    pub n: u32,
+}
+
+impl Partition {
+    pub fn parse(s: &str) -> Result<Partition, String> {
+        let (k, n) = s.split_once('/').ok_or_else(|| format!("--partition `{s}` is not k/n"))?;
+        let k: u32 = k.trim().parse().map_err(|_| format!("--partition `{s}`: `{k}` is not a number"))?;
+        let n: u32 = n.trim().parse().map_err(|_| format!("--partition `{s}`: `{n}` is not a number"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("--partition `{s}`: need 1 <= k <= n"));
+        }
+        Ok(Partition { k, n })
+    }
+
+    pub fn shard_of(id: &str, n: u32) -> u32 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        (h % u64::from(n)) as u32 + 1
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        Self::shard_of(id, self.n) == self.k
     }
 }
 
@@ -94,4 +130,35 @@ pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<Strin
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Partition;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every case lands in exactly one shard, whatever the ids and the shard count.
+        #[test]
+        fn every_case_in_exactly_one_shard(ids in proptest::collection::hash_set("[a-z0-9.-]{1,40}", 0..200), n in 1u32..17) {
+            for id in &ids {
+                let owners = (1..=n).filter(|&k| Partition { k, n }.contains(id)).count();
+                prop_assert_eq!(owners, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn parse_and_spread() {
+        assert_eq!(Partition::parse("2/3"), Ok(Partition { k: 2, n: 3 }));
+        assert!(Partition::parse("0/3").is_err());
+        assert!(Partition::parse("4/3").is_err());
+        assert!(Partition::parse("x").is_err());
+        // 300 ids over 3 shards: none empty.
+        let mut counts = [0; 3];
+        for i in 0..300 {
+            counts[(Partition::shard_of(&format!("rfc2131-case-{i}"), 3) - 1) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 50), "{counts:?}");
+    }
 }
