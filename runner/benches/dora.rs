@@ -148,13 +148,13 @@ async fn bench() {
     // bindings for both sides.
     for k in 0..CLIENTS {
         minimal_dora(&adapter, k).await;
-        let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: params.clone(), seed: u64::from(k), emitter: emitter.clone() };
+        let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: Arc::new(params.clone()), seed: u64::from(k), emitter: emitter.clone() };
         assert_eq!(run_case(case.clone(), env).await.verdict, Verdict::Pass);
     }
     for _ in 0..ROUNDS {
         for k in 0..CLIENTS {
             minimal.push(minimal_dora(&adapter, k).await);
-            let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: params.clone(), seed: u64::from(k), emitter: emitter.clone() };
+            let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: Arc::new(params.clone()), seed: u64::from(k), emitter: emitter.clone() };
             let start = Instant::now();
             let r = run_case(case.clone(), env).await;
             through.push(start.elapsed());

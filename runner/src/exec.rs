@@ -69,7 +69,7 @@ pub struct CaseEnv {
     pub adapter: Arc<dyn Adapter>,
     pub proto: Arc<dyn Protocol>,
     /// Module parameter values for the case's suite.
-    pub params: HashMap<String, Value>,
+    pub params: Arc<HashMap<String, Value>>,
     pub seed: u64,
     pub emitter: Emitter,
 }
@@ -239,7 +239,8 @@ struct ComponentRun {
 
 impl Env for ComponentRun {
     fn var(&self, name: &str) -> Option<&Value> {
-        self.vars.get(name)
+        // Captures and identity shadow module parameters.
+        self.vars.get(name).or_else(|| self.ctx.env.params.get(name))
     }
 }
 
@@ -247,7 +248,7 @@ impl ComponentRun {
     fn new(ctx: Arc<CaseCtx>, name: &str) -> Self {
         // Subscribe before any step runs, so no reply to this component can be missed.
         let rx = ctx.env.adapter.subscribe();
-        let mut vars = ctx.env.params.clone();
+        let mut vars = HashMap::with_capacity(16);
         set_identity(&mut vars, ctx.env.seed, &ctx.case.id, name);
         vars.insert("case_id".into(), Value::Str(ctx.case.id.clone()));
         vars.insert("component".into(), Value::Str(name.to_string()));
@@ -384,7 +385,7 @@ impl ComponentRun {
             out.push_str(&rest[..i]);
             let after = &rest[i + 1..];
             let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-            match self.vars.get(&name) {
+            match self.var(&name) {
                 Some(v) if !name.is_empty() => out.push_str(&v.to_string()),
                 _ => {
                     out.push('$');
@@ -414,12 +415,14 @@ impl ComponentRun {
                 return Flow::Stop;
             }
         };
-        let summary = self.ctx.env.proto.decode(&d).summary();
         if let Err(e) = self.ctx.env.adapter.send(&d).await {
             self.emit(EventKind::AdapterError { at: self.at(path), message: e.to_string() });
             self.set_verdict(Verdict::Error, Some(format!("adapter failed to send: {e}")), path);
             return Flow::Stop;
         }
+        // Bookkeeping after the send: it overlaps with the server's processing time instead of
+        // delaying the message.
+        let summary = self.ctx.env.proto.decode(&d).summary();
         self.emit(EventKind::Sent { at: self.at(path), template: t.name.clone(), summary, datagram: d });
         Flow::Continue
     }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
@@ -355,7 +356,7 @@ async fn run_collect(
             }
         };
         for c in s.cases.iter().filter(|c| filter.selects(c)) {
-            let env = CaseEnv { adapter: tgt.adapter.clone(), proto: s.protocol.clone(), params: vals.clone(), seed, emitter: emitter.clone() };
+            let env = CaseEnv { adapter: tgt.adapter.clone(), proto: s.protocol.clone(), params: Arc::new(vals.clone()), seed, emitter: emitter.clone() };
             plan.push(Planned { case: c.clone(), env });
         }
     }

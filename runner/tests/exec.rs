@@ -142,7 +142,7 @@ async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
     let case = s.cases[0].clone();
     let params = s.params.iter().filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d))).collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let env = CaseEnv { adapter, proto: proto(), params, seed: 7, emitter: Emitter::new(tx) };
+    let env = CaseEnv { adapter, proto: proto(), params: Arc::new(params), seed: 7, emitter: Emitter::new(tx) };
     let result = run_case(case, env).await;
     let mut events = vec![];
     while let Ok(e) = rx.try_recv() {

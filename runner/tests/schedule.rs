@@ -36,7 +36,7 @@ async fn run(n: usize, exclusive: &[usize], jobs: usize) -> (Vec<(String, f64, f
         .iter()
         .map(|c| Planned {
             case: c.clone(),
-            env: CaseEnv { adapter: adapter.clone(), proto: protocol_by_name("dhcp").unwrap(), params: HashMap::new(), seed: 1, emitter: emitter.clone() },
+            env: CaseEnv { adapter: adapter.clone(), proto: protocol_by_name("dhcp").unwrap(), params: Arc::new(HashMap::new()), seed: 1, emitter: emitter.clone() },
         })
         .collect();
     let out = run_all(plan, jobs, &HashMap::new()).await;
