@@ -40,7 +40,9 @@ pub fn case_line(c: &CaseRecord, style: Style) -> String {
         (None, Some(r)) if c.verdict != Verdict::Pass => format!("  ({r})"),
         _ => String::new(),
     };
-    format!("{:>9} {:>7.0}ms  {}  [{}]{}", style.paint(c.verdict, &label), c.duration_ms, c.id, c.spec, reason)
+    // Pad before painting: escape codes must not count towards the column width.
+    let label = style.paint(c.verdict, &format!("{label:>9}"));
+    format!("{label} {:>7.0}ms  {}  [{}]{}", c.duration_ms, c.id, c.spec, reason)
 }
 
 /// The closing summary, with mismatch diffs for every failed case.

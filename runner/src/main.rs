@@ -70,6 +70,9 @@ enum Cmd {
         from: Vec<PathBuf>,
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write a self-contained HTML report (sequence charts, mismatch tables, filters).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
         inconc: InconcArg,
     },
@@ -134,6 +137,10 @@ struct RunArgs {
     /// Write JUnit XML.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write a self-contained HTML report (sequence charts, mismatch tables, filters); with
+    /// --pcap, each case links to its capture.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Write every message of the run as annotated pcapng (a comment per packet: case, step,
     /// template matched or mismatch, verdict); per-case files go to <out>/pcap/<case>.pcapng.
     #[arg(long, value_name = "FILE")]
@@ -141,12 +148,22 @@ struct RunArgs {
     /// How inconclusive verdicts count.
     #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
     inconc: InconcArg,
+    /// Terminal output: `human` (a line per case, progress bar on a terminal, summary) or
+    /// `json` (every run event as a JSON line on stdout, for machines).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
     /// Compare with an expected-results baseline: fail only on regressions and new failures.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
     /// Directory for the lab's server config and logs.
     #[arg(long, value_name = "DIR", default_value = "conform-out")]
     out: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Human,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -185,7 +202,7 @@ fn main() -> ExitCode {
             println!("{}", conform_model::schema::generate());
             EXIT_OK
         }
-        Cmd::Report { from, junit: junit_path, inconc } => report(&from, junit_path.as_ref(), inconc.into()),
+        Cmd::Report { from, junit: junit_path, html, inconc } => report(&from, junit_path.as_ref(), html.as_ref(), inconc.into()),
     })
 }
 
@@ -364,6 +381,7 @@ async fn run_collect(
         eprintln!("error: no case matches the filters");
         return EXIT_USAGE;
     }
+    let total_cases = plan.len();
     let run_id = format!("{:016x}", rand::random::<u64>());
     eprintln!("conform: run {run_id}, {} case(s) against {} via {}, seed {seed}", plan.len(), tgt.name, tgt.adapter.describe());
     let started_unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
@@ -386,6 +404,8 @@ async fn run_collect(
     let runner = tokio::spawn(async move { run_all(plan, jobs, &deviations).await });
     // Stream events: the terminal prints each case as it finishes, the JSON lines file gets all.
     let mut stdout = std::io::stdout();
+    let json = args.format == FormatArg::Json;
+    let bar = progress_bar(json, total_cases);
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     let mut interrupted = false;
     let mut runner = runner;
@@ -395,10 +415,15 @@ async fn run_collect(
                 if let Some(f) = events_file.as_mut() {
                     let _ = jsonl::write_event(f, &e);
                 }
+                if json {
+                    let _ = jsonl::write_event(&mut stdout, &e);
+                }
                 let finished = finished_case(&e);
                 all.push(e);
                 if let Some(id) = finished {
-                    print_case_line(&all, &id, &mut stdout, style);
+                    if !json {
+                        print_case_line(&all, &id, &mut stdout, style, bar.as_ref());
+                    }
                 }
             }
             r = &mut runner => break r.ok(),
@@ -414,10 +439,15 @@ async fn run_collect(
         if let Some(f) = events_file.as_mut() {
             let _ = jsonl::write_event(f, &e);
         }
-        let finished = finished_case(&e);
+        if json {
+                    let _ = jsonl::write_event(&mut stdout, &e);
+                }
+                let finished = finished_case(&e);
         all.push(e);
         if let Some(id) = finished {
-            print_case_line(&all, &id, &mut stdout, style);
+            if !json {
+                        print_case_line(&all, &id, &mut stdout, style, bar.as_ref());
+                    }
         }
     }
     let Some(outcome) = outcome else {
@@ -428,10 +458,18 @@ async fn run_collect(
         let _ = jsonl::write_event(f, &fin);
         let _ = f.flush();
     }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if json {
+        let _ = jsonl::write_event(&mut stdout, &fin);
+    }
     all.push(fin);
     let rec = RunRecord::from_events(all.iter());
     let policy: InconcPolicy = args.inconc.into();
-    print!("{}", term::summary(&rec, policy, style));
+    if !json {
+        print!("{}", term::summary(&rec, policy, style));
+    }
     if let Some(p) = &args.pcap {
         if let Err(e) = write_pcaps(&all, p, &args.out.join("pcap")) {
             eprintln!("error: {e}");
@@ -450,6 +488,13 @@ async fn run_collect(
                 eprintln!("error: {e}");
                 return EXIT_HARNESS;
             }
+        }
+    }
+    if let Some(p) = &args.html {
+        let pcaps = args.pcap.as_ref().map(|_| args.out.join("pcap"));
+        if let Err(e) = write_html(&all, p, pcaps.as_deref()) {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
         }
     }
     if let Some(b) = &args.baseline {
@@ -487,7 +532,7 @@ fn exit_code(rec: &RunRecord, policy: InconcPolicy) -> u8 {
     }
 }
 
-fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, policy: InconcPolicy) -> u8 {
+fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, html_path: Option<&PathBuf>, policy: InconcPolicy) -> u8 {
     let events = match read_events_files(from) {
         Ok(e) => e,
         Err(c) => return c,
@@ -509,6 +554,12 @@ fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, policy: InconcPolicy) 
                 eprintln!("error: {e}");
                 return EXIT_HARNESS;
             }
+        }
+    }
+    if let Some(p) = html_path {
+        if let Err(e) = write_html(&events, p, None) {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
         }
     }
     exit_code(&rec, policy)
@@ -547,8 +598,10 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
             seed: Some(seed),
             events: None,
             junit: None,
+            html: None,
             pcap: None,
             inconc: InconcArg::Fail,
+            format: FormatArg::Human,
             baseline: None,
             out: PathBuf::from("conform-out"),
         };
@@ -596,15 +649,38 @@ fn finished_case(e: &RunEvent) -> Option<String> {
     }
 }
 
+/// A progress bar on stderr when it is a terminal and the run is long enough to want one.
+fn progress_bar(json: bool, total: usize) -> Option<indicatif::ProgressBar> {
+    if json || total < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases  {elapsed_precise}  {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
 /// Prints the line of a just-finished case, built from that case's events only.
-fn print_case_line(all: &[RunEvent], id: &str, out: &mut impl Write, style: term::Style) {
+fn print_case_line(all: &[RunEvent], id: &str, out: &mut impl Write, style: term::Style, bar: Option<&indicatif::ProgressBar>) {
     let mine = all.iter().filter(|e| match &e.kind {
         EventKind::CaseStarted { case, .. } | EventKind::CaseFinished { case, .. } => case == id,
         _ => false,
     });
     let rec = RunRecord::from_events(mine);
     if let Some(c) = rec.cases.first() {
-        let _ = writeln!(out, "{}", term::case_line(c, style));
+        let line = term::case_line(c, style);
+        match bar {
+            Some(b) => {
+                b.println(line);
+                b.inc(1);
+                let failed = all.iter().filter(|e| matches!(&e.kind, EventKind::CaseFinished { verdict, deviation, .. } if *verdict != conform_model::Verdict::Pass && deviation.is_none())).count();
+                b.set_message(format!("{failed} not passed"));
+            }
+            None => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
     }
 }
 
@@ -620,6 +696,20 @@ fn write_pcaps(all: &[RunEvent], file: &std::path::Path, per_case_dir: &std::pat
         conform_reports::pcap::write(all, Some(&case), std::io::BufWriter::new(f))?;
     }
     Ok(())
+}
+
+/// Writes the HTML report. `pcap_dir` holds the per-case captures, linked relative to the page.
+fn write_html(events: &[RunEvent], path: &std::path::Path, pcap_dir: Option<&std::path::Path>) -> Result<(), String> {
+    let rel = |target: &std::path::Path| -> Option<String> {
+        let page_dir = std::path::absolute(path).ok()?.parent()?.to_path_buf();
+        let target = std::path::absolute(target).ok()?;
+        let common = page_dir.components().zip(target.components()).take_while(|(a, b)| a == b).count();
+        let mut parts: Vec<String> = page_dir.components().skip(common).map(|_| "..".to_string()).collect();
+        parts.extend(target.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
+        Some(if parts.is_empty() { ".".to_string() } else { parts.join("/") })
+    };
+    let opts = conform_reports::html::HtmlOptions { pcap_dir: pcap_dir.and_then(rel), ..Default::default() };
+    std::fs::write(path, conform_reports::html::render(events, &opts)).map_err(|e| format!("cannot write HTML report to {}: {e}", path.display()))
 }
 
 fn read_events_files(from: &[PathBuf]) -> Result<Vec<RunEvent>, u8> {
