@@ -8,6 +8,7 @@
 
 pub mod datagram;
 pub mod dhcp;
+pub mod dns;
 pub mod field;
 pub mod frame;
 pub mod protocol;
