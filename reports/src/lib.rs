@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod baseline;
+pub mod html;
 pub mod jsonl;
 pub mod junit;
 pub mod matrix;

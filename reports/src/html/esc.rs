@@ -2,8 +2,6 @@
 //! come from the server under test (or from suites), so every string is escaped here, and
 //! nothing from an event is ever placed inside `<script>`, `<style>` or an unquoted attribute.
 
-use std::fmt::Write as _;
-
 /// Escapes text for HTML/SVG element content and double-quoted attribute values. C0 control
 /// characters (other than tab and newline) and DEL become U+FFFD, so a hostile summary cannot
 /// smuggle in characters the XML side of SVG would reject.
@@ -27,7 +25,10 @@ pub(crate) fn esc(s: &str) -> String {
 /// At most `max` characters of `s` (whole characters), with an ellipsis when cut. Newlines
 /// become spaces: a chart label is one line.
 pub(crate) fn truncate(s: &str, max: usize) -> String {
-    let one_line: String = s.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+    let one_line: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
     if one_line.chars().count() <= max {
         return one_line;
     }
@@ -37,27 +38,16 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// Percent-encodes one URL path segment (everything but RFC 3986 unreserved characters), so a
-/// case id can name a file in a link without changing the link's meaning.
-pub(crate) fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn escapes_markup_and_controls() {
-        assert_eq!(esc(r#"<script>alert("x")</script>&'"#), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;");
+        assert_eq!(
+            esc(r#"<script>alert("x")</script>&'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
+        );
         assert_eq!(esc("a\u{0}b\u{1b}c\td"), "a\u{fffd}b\u{fffd}c\td");
     }
 
@@ -66,11 +56,5 @@ mod tests {
         assert_eq!(truncate("§§§§§", 3), "§§…");
         assert_eq!(truncate("abc", 3), "abc");
         assert_eq!(truncate("a\nb", 5), "a b");
-    }
-
-    #[test]
-    fn encodes_path_segments() {
-        assert_eq!(path_segment("dora-1.a_b~"), "dora-1.a_b~");
-        assert_eq!(path_segment("../x y/<"), "..%2Fx%20y%2F%3C");
     }
 }
