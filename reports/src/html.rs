@@ -608,16 +608,18 @@ const JS: &str = r#"(function () {
     shown.textContent = n + ' of ' + total + ' cases shown';
   }
   form.addEventListener('change', apply);
-  document.getElementById('f-problems').addEventListener('click', function () {
+  function problems() {
     boxes.forEach(function (b) { b.checked = b.value !== 'pass' && b.value !== 'deviation'; });
     apply();
-  });
+  }
+  document.getElementById('f-problems').addEventListener('click', problems);
   document.getElementById('f-all').addEventListener('click', function () {
     boxes.forEach(function (b) { b.checked = true; });
     spec.value = ''; tag.value = '';
     apply();
   });
-  apply();
+  // report.html#problems opens with only the cases that need attention.
+  if (location.hash === '#problems') { problems(); } else { apply(); }
 })();
 "#;
 

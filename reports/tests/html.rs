@@ -540,7 +540,7 @@ fn find_chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on `page` with `extra` flags; returns stdout. Killed after 120 s.
-fn chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> String {
+fn chromium(bin: &Path, profile: &Path, page: &Path, fragment: &str, extra: &[String]) -> String {
     let mut cmd = Command::new(bin);
     cmd.args([
         "--headless",
@@ -555,7 +555,7 @@ fn chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> String
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(extra)
-    .arg(format!("file://{}", page.display()))
+    .arg(format!("file://{}{fragment}", page.display()))
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -582,9 +582,10 @@ fn chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> String
     out
 }
 
-/// Renders `html` in headless Chromium: the DOM after scripts ran, and a screenshot that is
-/// kept in `<target>/tmp/html-report/<name>.png` to look at.
-fn browse(name: &str, html: &str) -> Option<(String, PathBuf)> {
+/// Renders `html` in headless Chromium: the DOM after scripts ran, the DOM of
+/// `page.html#problems` (filtered by the page's script), and a screenshot that is kept in
+/// `<target>/tmp/html-report/<name>.png` to look at.
+fn browse(name: &str, html: &str) -> Option<(String, String, PathBuf)> {
     let Some(bin) = find_chromium() else {
         loud("SKIPPED: html report browser test because chromium is not installed (apt-get install chromium, or ci/install-report-tools.sh)");
         return None;
@@ -596,29 +597,22 @@ fn browse(name: &str, html: &str) -> Option<(String, PathBuf)> {
     let png = dir.join(format!("{name}.png"));
     let _ = std::fs::remove_file(&png);
     let profile = dir.join(format!("{name}-profile-{}", std::process::id()));
-    let dom = chromium(
-        &bin,
-        &profile.join("dom"),
-        &page,
-        &["--dump-dom".to_string()],
-    );
-    chromium(
-        &bin,
-        &profile.join("shot"),
-        &page,
-        &[
-            format!("--screenshot={}", png.display()),
-            "--window-size=1280,2000".to_string(),
-        ],
-    );
+    let dump = ["--dump-dom".to_string()];
+    let dom = chromium(&bin, &profile.join("dom"), &page, "", &dump);
+    let problems = chromium(&bin, &profile.join("problems"), &page, "#problems", &dump);
+    let shot = [
+        format!("--screenshot={}", png.display()),
+        "--window-size=1280,2000".to_string(),
+    ];
+    chromium(&bin, &profile.join("shot"), &page, "", &shot);
     let _ = std::fs::remove_dir_all(&profile);
-    Some((dom, png))
+    Some((dom, problems, png))
 }
 
 #[test]
 fn html_report_in_headless_chromium() {
     let html = render(&events(), &opts());
-    let Some((dom, png)) = browse("synthetic", &html) else {
+    let Some((dom, problems, png)) = browse("synthetic", &html) else {
         return;
     };
     // The charts are in the DOM the browser built, with every arrow.
@@ -644,6 +638,41 @@ fn html_report_in_headless_chromium() {
         "the filter script did not run"
     );
     assert!(dom.contains("5 of 5 cases shown"));
+    // `#problems` runs the filter: pass and known-deviation cases are hidden, in the index
+    // and in the case sections alike.
+    assert!(
+        problems.contains("3 of 5 cases shown"),
+        "the #problems filter did not apply"
+    );
+    for (o, hidden) in [
+        ("pass", true),
+        ("deviation", true),
+        ("fail", false),
+        ("inconc", false),
+        ("none", false),
+    ] {
+        let tag = format!("<section class=\"case o-{o}\"");
+        let at = problems
+            .find(&tag)
+            .unwrap_or_else(|| panic!("no {o} section"));
+        let open_tag = &problems[at..at + problems[at..].find('>').unwrap()];
+        assert_eq!(
+            open_tag.contains(" hidden"),
+            hidden,
+            "{o} section: {open_tag}"
+        );
+    }
+    let rows: Vec<&str> = problems
+        .split("<tr data-outcome=")
+        .skip(1)
+        .map(|r| &r[..r.find('>').unwrap()])
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(" hidden")).count(),
+        2,
+        "index rows hidden: {rows:?}"
+    );
     let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
     assert!(
         size > 50_000,
