@@ -32,6 +32,12 @@ pub trait Protocol: Send + Sync + Debug {
     /// (for options: do not emit it). Fields are in template order, which is the wire order
     /// for options.
     fn encode(&self, fields: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError>;
+
+    /// Whether a send template may set this field. Decode-only facts (`option_codes`,
+    /// `malformed`, `ip.len`) are not; the loader rejects them in send templates up front.
+    fn sendable(&self, _f: &FieldRef) -> bool {
+        true
+    }
 }
 
 /// A decoded message: the view templates match against.

@@ -96,7 +96,12 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
             }
         };
         let mut d = Diags::new(&f);
+        // A file already loaded through an import had its problems reported then.
+        let already_reported = lib.files.contains_key(&canonical(&f));
         let suite = load_text(&f, &text, &mut lib, &mut d, &mut loaded.sources);
+        if already_reported {
+            d.list.clear();
+        }
         if let Some(s) = suite {
             for c in &s.cases {
                 if let Some((pf, pp)) = ids.get(&c.id) {
@@ -292,6 +297,7 @@ fn load_text(
             .map(|(n, dflt)| (n.clone(), dflt.clone().unwrap_or(Node { pos: td.pos, kind: NodeKind::Str("?".into()) })))
             .collect();
         let mut scope = Scope::library(&defs);
+        scope.report_bodies = true;
         ctx.instantiate(&td.name, td.pos, &args, None, &mut scope, d, 0);
     }
     for (name, node) in &defs.altsteps {
@@ -377,11 +383,13 @@ struct Scope {
     activated: Vec<String>,
     /// In a library check, variables cannot be resolved yet: don't report them.
     lenient: bool,
+    /// The definition check of a template: its own body's problems are reported (once).
+    report_bodies: bool,
 }
 
 impl Scope {
     fn library(_defs: &Defs) -> Scope {
-        Scope { vars: HashSet::new(), timers: HashSet::new(), components: vec![], activated: vec![], lenient: true }
+        Scope { vars: HashSet::new(), timers: HashSet::new(), components: vec![], activated: vec![], lenient: true, report_bodies: false }
     }
 }
 
@@ -401,10 +409,11 @@ impl Ctx<'_> {
             }
         };
         let title = c.get("title").and_then(|n| n.scalar_text()).unwrap_or_else(|| id.clone());
+        let id_for_msg = if id.is_empty() { format!("at line {}", c.pos.line) } else { format!("`{id}`") };
         let spec = match c.get("spec") {
             Some(n) => spec_ref(n, d),
             None => {
-                d.error_hint(c.pos, "missing-field", format!("case `{id}` is missing `spec`"), "cite the requirement: `spec: RFC 2131 §4.3.1`");
+                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} is missing `spec`"), "cite the requirement: `spec: RFC 2131 §4.3.1`");
                 None
             }
         };
@@ -417,14 +426,14 @@ impl Ctx<'_> {
                 }
             },
             None => {
-                d.error_hint(c.pos, "missing-field", format!("case `{id}` is missing `level`"), format!("levels: {}", LEVELS.join(", ")));
+                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} is missing `level`"), format!("levels: {}", LEVELS.join(", ")));
                 String::new()
             }
         };
         let text = match c.get("text").and_then(|n| n.scalar_text()) {
             Some(t) if !t.trim().is_empty() => t,
             _ => {
-                d.error_hint(c.pos, "missing-field", format!("case `{id}` is missing `text`"), "quote the normative text the case checks");
+                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} is missing `text`"), "quote the normative text the case checks");
                 String::new()
             }
         };
@@ -447,6 +456,7 @@ impl Ctx<'_> {
             components: vec![],
             activated: activated.clone(),
             lenient: false,
+            report_bodies: false,
         };
         let mut components = Vec::new();
         if let Some(cn) = c.get("components") {
@@ -470,11 +480,36 @@ impl Ctx<'_> {
             Some(s) => self.steps(s, &mut scope, d),
             None if !components.is_empty() => vec![],
             None => {
-                d.error_hint(c.pos, "missing-field", format!("case `{id}` has no `steps`"), "add `steps:` or `components:`");
+                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} has no `steps`"), "add `steps:` or `components:`");
                 vec![]
             }
         };
         let explicit_start = contains_start(&steps);
+        // Timers that activated defaults wait for must be started somewhere in the case, or the
+        // default silently never fires.
+        if let Some(a) = c.get("activate") {
+            let mut started = HashSet::new();
+            timers_started(&steps, &mut started);
+            for comp in &components {
+                timers_started(&comp.steps, &mut started);
+            }
+            for name in &activated {
+                if let Some(node) = self.defs.altsteps.get(name) {
+                    for b in node.as_seq().unwrap_or_default() {
+                        if let Some(t) = b.get("timeout").and_then(|t| t.scalar_text()) {
+                            if !started.contains(&t) {
+                                d.error_hint(
+                                    a.pos,
+                                    "unknown-timer",
+                                    format!("activated altstep `{name}` waits for timer `{t}`, which this case never starts"),
+                                    format!("start it with `start_timer: {{ name: {t}, duration: ... }}` before the steps it should guard"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if d.list.len() > errors_before {
             return None;
         }
@@ -556,6 +591,15 @@ impl Ctx<'_> {
                     check_keys(m, SEND_KEYS, "send", d);
                 }
                 let t = self.template_ref(body, scope, d)?;
+                if let Some(f) = t.fields.iter().find(|f| !self.proto.sendable(&f.field)) {
+                    d.error_hint(
+                        f.pos,
+                        "not-sendable",
+                        format!("send template `{}` sets `{}`, which can only be matched in received messages", t.name, f.field.path),
+                        "remove it from the send template (see the field catalogue in docs/suite-format.md for paths that can be sent)",
+                    );
+                    return None;
+                }
                 if let Some(f) = t.fields.iter().find(|f| !f.matcher.is_concrete()) {
                     d.error_hint(
                         f.pos,
@@ -684,7 +728,12 @@ impl Ctx<'_> {
                 }
                 Some(if kind == "start" { Step::Start { components: names, pos } } else { Step::Join { components: names, pos } })
             }
-            "stop" => Some(Step::Stop { pos }),
+            "stop" => {
+                if !matches!(body.kind, NodeKind::Null | NodeKind::Bool(true)) {
+                    d.error_hint(body.pos, "bad-value", "`stop` takes no value", "write `- stop` or `- stop: true`");
+                }
+                Some(Step::Stop { pos })
+            }
             "repeat" => {
                 let m = map_or_err(body, d);
                 check_keys(m, REPEAT_KEYS, "repeat", d);
@@ -739,6 +788,7 @@ impl Ctx<'_> {
 
     fn branches(&self, n: &Node, scope: &mut Scope, d: &mut Diags, seen: &mut HashSet<String>) -> Vec<Branch> {
         let mut out = Vec::new();
+        let mut defined: Vec<(HashSet<String>, bool)> = Vec::new();
         for b in seq_or_err(n, d) {
             let Some(m) = b.as_map() else {
                 d.error(b.pos, "wrong-type", format!("an alt branch must be a mapping, found {}", b.type_name()));
@@ -762,8 +812,26 @@ impl Ctx<'_> {
                 continue;
             }
             let on = if let Some(r) = b.get("receive") {
+                if let Some(m) = r.as_map() {
+                    for (k, _) in m {
+                        if SEND_KEYS.contains(&k.name.as_str()) {
+                            continue;
+                        }
+                        let hint = if BRANCH_KEYS.contains(&k.name.as_str()) {
+                            format!("in an alt branch `{}` goes beside `receive:`, not inside it", k.name)
+                        } else {
+                            match did_you_mean(&k.name, SEND_KEYS.iter().copied()) {
+                                Some(x) => format!("did you mean `{x}`?"),
+                                None => "a branch's `receive:` takes `template`, `args` and `with`".into(),
+                            }
+                        };
+                        d.error_hint(k.pos, "unknown-field", format!("unknown field `{}` in an alt branch's receive", k.name), hint);
+                    }
+                }
                 let Some(t) = self.template_ref(r, scope, d) else { continue };
-                let capture = b.get("capture").map(|c| self.captures(c, scope, d)).unwrap_or_default();
+                // Captures are defined inside this branch; after the alt see below.
+                let mut probe = scope.clone();
+                let capture = b.get("capture").map(|c| self.captures(c, &mut probe, d)).unwrap_or_default();
                 BranchOn::Receive { template: Arc::new(t), capture }
             } else if let Some(t) = b.get("timeout") {
                 let name = t.scalar_text().unwrap_or_default();
@@ -778,12 +846,23 @@ impl Ctx<'_> {
             let verdict = b.get("verdict").and_then(|v| verdict(v, d));
             let reason = b.get("reason").and_then(|n| n.scalar_text());
             let mut inner = scope.clone();
+            if let BranchOn::Receive { capture, .. } = &on {
+                inner.vars.extend(capture.iter().map(|(v, _)| v.clone()));
+            }
             let steps = b.get("steps").map(|s| self.steps(s, &mut inner, d)).unwrap_or_default();
-            scope.vars.extend(inner.vars);
-            scope.timers.extend(inner.timers);
+            scope.timers.extend(inner.timers.iter().cloned());
             let repeat = b.get("repeat").map(|n| boolean(n, d)).unwrap_or(false);
-            let stop = b.get("stop").map(|n| boolean(n, d)).unwrap_or(false);
-            out.push(Branch { on, verdict, reason, steps, repeat, stop, from_altstep: None, pos: b.pos });
+            let stop = b.get("stop").map(|n| boolean(n, d)).unwrap_or(false) || steps.iter().any(|s| matches!(s, Step::Stop { .. }));
+            let branch = Branch { on, verdict, reason, steps, repeat, stop, from_altstep: None, pos: b.pos };
+            // Variables a branch defines count after the alt only if every branch that can end
+            // the alt and continue defines them (see `alt_defines`).
+            defined.push((inner.vars, branch.stop || branch.repeat));
+            out.push(branch);
+        }
+        let continuing: Vec<&HashSet<String>> = defined.iter().filter(|(_, ends)| !ends).map(|(v, _)| v).collect();
+        if let Some((first, rest)) = continuing.split_first() {
+            let both: Vec<String> = first.iter().filter(|v| rest.iter().all(|r| r.contains(*v))).cloned().collect();
+            scope.vars.extend(both);
         }
         out
     }
@@ -844,7 +923,7 @@ impl Ctx<'_> {
             self.check_vars(&comp.vars, scope, d);
             t.merge(fields);
             if name.is_some() {
-                t.name = format!("{} (modified)", t.name);
+                t.name = format!("{} (with overrides)", t.name);
             }
         }
         if d.list.len() > errs {
@@ -882,10 +961,13 @@ impl Ctx<'_> {
                 (None, Some(dv)) => {
                     bound.insert(p.clone(), dv.clone());
                 }
-                (None, None) if depth == 0 => {
-                    d.error_hint(pos, "missing-argument", format!("template `{name}` needs argument `{p}`"), format!("pass it: `{{template: {name}, args: {{{p}: ...}}}}`"));
+                (None, None) => {
+                    if depth == 0 {
+                        d.error_hint(pos, "missing-argument", format!("template `{name}` needs argument `{p}`"), format!("pass it: `{{template: {name}, args: {{{p}: ...}}}}`"));
+                    }
+                    // A placeholder keeps the body from reporting `$p` as undefined as well.
+                    bound.insert(p.clone(), Node { pos: td.pos, kind: NodeKind::Str("?".into()) });
                 }
-                (None, None) => {}
             }
         }
         if depth == 0 {
@@ -909,9 +991,41 @@ impl Ctx<'_> {
             }
             None => Template::default(),
         };
+        // The body is compiled into its own diagnostics: problems of the template itself are
+        // reported once, where it is defined (by the definition check, `scope.lenient`), not at
+        // every use; problems of the arguments belong to the use site.
+        let mut arg_positions = std::collections::HashSet::new();
+        for a in args.values() {
+            collect_positions(a, &mut arg_positions);
+        }
+        let mut body_d = Diags::new(&td.file);
         let mut comp = Compiler::new(self.proto.as_ref(), &bound);
-        let fields = comp.fields(&td.body, "", TEMPLATE_META_KEYS, d);
-        self.check_vars(&comp.vars, scope, d);
+        let fields = comp.fields(&td.body, "", TEMPLATE_META_KEYS, &mut body_d);
+        let definition_check = scope.report_bodies && depth == 0;
+        for diag in body_d.list {
+            if arg_positions.contains(&diag.pos) && diag.file != d.file {
+                d.list.push(Diagnostic { file: d.file.clone(), ..diag });
+            } else if arg_positions.contains(&diag.pos) || definition_check {
+                d.list.push(diag);
+            }
+        }
+        for (v, p) in &comp.vars {
+            if arg_positions.contains(p) {
+                self.check_var(v, *p, scope, d);
+            } else if !scope.lenient && !scope.vars.contains(v) {
+                d.error_hint(
+                    pos,
+                    "undefined-variable",
+                    format!("template `{name}` uses variable `${v}`, which is not defined here"),
+                    format!(
+                        "`${v}` is used at {}:{}:{}; capture it in an earlier step, declare it as a module parameter, or make it a template parameter",
+                        td.file.display(),
+                        p.line,
+                        p.col
+                    ),
+                );
+            }
+        }
         t.merge(fields);
         t.name = name.to_string();
         Some(t)
@@ -942,6 +1056,31 @@ fn what_index(what: &str) -> usize {
         "altstep" => 1,
         "component" => 2,
         _ => 3,
+    }
+}
+
+fn timers_started(steps: &[Step], out: &mut HashSet<String>) {
+    for s in steps {
+        match s {
+            Step::StartTimer { name, .. } => {
+                out.insert(name.clone());
+            }
+            Step::Repeat { steps, .. } => timers_started(steps, out),
+            Step::Alt { branches, .. } => branches.iter().for_each(|b| timers_started(&b.steps, out)),
+            _ => {}
+        }
+    }
+}
+
+fn collect_positions(n: &Node, out: &mut HashSet<Pos>) {
+    out.insert(n.pos);
+    match &n.kind {
+        NodeKind::Seq(items) => items.iter().for_each(|i| collect_positions(i, out)),
+        NodeKind::Map(m) => m.iter().for_each(|(k, v)| {
+            out.insert(k.pos);
+            collect_positions(v, out);
+        }),
+        _ => {}
     }
 }
 

@@ -219,13 +219,21 @@ pub fn parse_yaml(text: &str) -> Result<Node, (Pos, String)> {
 }
 
 fn strip_location_prefix(s: &str) -> String {
-    // serde-saphyr prefixes "line N column M: "; positions are reported separately.
-    if let Some(rest) = s.strip_prefix("line ") {
-        if let Some(idx) = rest.find(": ") {
-            return rest[idx + 2..].to_string();
+    // serde-saphyr puts "line N column M: " somewhere in the message; positions are reported
+    // separately, so drop it wherever it is.
+    let s = s.strip_prefix("error: ").unwrap_or(s);
+    if let Some(start) = s.find("line ") {
+        let rest = &s[start + 5..];
+        let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 && rest[digits..].starts_with(" column ") {
+            let after = &rest[digits + 8..];
+            let d2 = after.chars().take_while(|c| c.is_ascii_digit()).count();
+            if let Some(tail) = after[d2..].strip_prefix(": ") {
+                return format!("{}{}", &s[..start], tail);
+            }
         }
     }
-    s.strip_prefix("error: ").unwrap_or(s).to_string()
+    s.to_string()
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ struct Case {
     timeout: Option<Duration>,
     /// Altsteps appended to every receive and alt of the case (TTCN-3 defaults).
     activate: Option<Vec<String>>,
-    steps: Option<Vec<Step>>,
+    steps: Option<Vec<AnyStep>>,
     /// Parallel test components, each with its own identity (mac, xid, client_id).
     components: Option<BTreeMap<String, Component>>,
 }
@@ -129,7 +129,7 @@ enum Level {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Component {
-    steps: Vec<Step>,
+    steps: Vec<AnyStep>,
 }
 
 /// One step: a one-key mapping.
@@ -148,10 +148,34 @@ enum Step {
     Setverdict(Any),
     Wait(Duration),
     Log(String),
-    Start(Vec<String>),
-    Join(Vec<String>),
-    Stop(Option<Any>),
+    Start(Names),
+    Join(Names),
+    /// `- stop`, or `- stop: true`.
+    Stop(Option<bool>),
     Repeat(Repeat),
+}
+
+/// One component name or a list of them.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum Names {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A step written as a plain word (`- stop`).
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum BareStep {
+    Stop,
+}
+
+/// A step: a one-key mapping, or the bare word `stop`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum AnyStep {
+    Keyed(Step),
+    Bare(BareStep),
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -168,7 +192,7 @@ struct Repeat {
     var: Option<String>,
     /// Every iteration is a new client (mac, chaddr, client_id, xid).
     fresh_identity: Option<bool>,
-    steps: Vec<Step>,
+    steps: Vec<AnyStep>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -179,7 +203,7 @@ struct Branch {
     altstep: Option<String>,
     verdict: Option<String>,
     reason: Option<String>,
-    steps: Option<Vec<Step>>,
+    steps: Option<Vec<AnyStep>>,
     repeat: Option<bool>,
     stop: Option<bool>,
     capture: Option<BTreeMap<String, String>>,

@@ -124,7 +124,12 @@ pub struct SpecRef {
 
 impl std::fmt::Display for SpecRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} §{}", self.doc, self.section)
+        // "RFC 2131 §4.3.1", but "RFC 2131 Table 3".
+        if self.section.starts_with(|c: char| c.is_ascii_digit()) {
+            write!(f, "{} §{}", self.doc, self.section)
+        } else {
+            write!(f, "{} {}", self.doc, self.section)
+        }
     }
 }
 

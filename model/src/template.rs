@@ -177,27 +177,35 @@ impl<'a> Compiler<'a> {
             let path = if prefix.is_empty() { k.name.clone() } else { format!("{prefix}.{}", k.name) };
             let is_mech = is_mechanism_map(v);
             if matches!(v.kind, NodeKind::Map(_)) && !is_mech {
-                if self.proto.is_group(&path) {
+                let keys: Vec<&str> = v.as_map().unwrap_or_default().iter().map(|(k, _)| k.name.as_str()).collect();
+                let field = self.proto.resolve(&path);
+                // A mapping under a field is a mechanism with a mistake in it when it names a
+                // mechanism, or when none of its keys is a sub-field (`{rnage: ...}` on an
+                // option): report the mechanism problems, not unknown sub-field paths.
+                let sub_fields = keys.iter().any(|k| {
+                    let p = format!("{path}.{k}");
+                    self.proto.resolve(&p).is_some() || self.proto.is_group(&p)
+                });
+                let mech_like = keys.iter().any(|k| MECHANISMS.contains(k) || did_you_mean(k, MECHANISMS.iter().copied()).is_some());
+                if self.proto.is_group(&path) && (field.is_none() || sub_fields || !mech_like) {
                     self.fields_into(v, &path, &[], d, out);
-                } else if let Some(f) = self.proto.resolve(&path) {
-                    let keys: Vec<&str> =
-                        v.as_map().unwrap_or_default().iter().map(|(k, _)| k.name.as_str()).collect();
-                    let hint = keys
-                        .iter()
-                        .find_map(|k| did_you_mean(k, MECHANISMS.iter().copied()))
-                        .map(|m| format!("did you mean `{m}`?"))
-                        .unwrap_or_else(|| format!("matching mechanisms are: {}", MECHANISMS.join(", ")));
-                    d.error_hint(
-                        v.pos,
-                        "unknown-mechanism",
-                        format!(
-                            "`{}` is a single field ({}); a mapping here must be a matching mechanism, found keys {}",
-                            f.path,
-                            f.ty.describe(),
-                            keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                        ),
-                        hint,
-                    );
+                } else if let Some(f) = field {
+                    if keys.iter().any(|k| MECHANISMS.contains(k)) || mech_like {
+                        // Each unknown key gets its own diagnostic with its own hint.
+                        let _ = self.matcher(v, &f.ty, d);
+                    } else {
+                        d.error_hint(
+                            v.pos,
+                            "unknown-mechanism",
+                            format!(
+                                "`{}` is a single field ({}); a mapping here must be a matching mechanism, found keys {}",
+                                f.path,
+                                f.ty.describe(),
+                                keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                            ),
+                            format!("matching mechanisms are: {}", MECHANISMS.join(", ")),
+                        );
+                    }
                 } else {
                     self.unknown_path(&path, k.pos, d);
                 }
@@ -313,6 +321,10 @@ impl<'a> Compiler<'a> {
         };
         match ty.parse(&s) {
             Ok(v) => Some(v),
+            Err(e) if matches!((&s, ty), (Scalar::Int(_), FieldType::Bytes)) => {
+                d.error_hint(n.pos, "bad-value", e, "YAML reads an unquoted 0x... as a number: quote byte strings, e.g. \"0x63825363\"");
+                None
+            }
             Err(e) => {
                 d.error(n.pos, "bad-value", e);
                 None
@@ -343,6 +355,15 @@ impl<'a> Compiler<'a> {
         let mut ok = true;
         for (k, v) in map {
             let key = k.name.as_str();
+            if !MECHANISMS.contains(&key) {
+                let hint = match did_you_mean(key, MECHANISMS.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("matching mechanisms are: {}", MECHANISMS.join(", ")),
+                };
+                d.error_hint(k.pos, "unknown-mechanism", format!("unknown matching mechanism `{key}`"), hint);
+                ok = false;
+                continue;
+            }
             let is_core = !matches!(key, "length" | "ifpresent");
             if is_core {
                 if let Some(prev) = core_key {
@@ -505,6 +526,24 @@ impl<'a> Compiler<'a> {
                 return Some(None);
             }
             if let Some(var) = t.strip_prefix('$') {
+                if let Some(arg) = self.args.get(var) {
+                    // A template parameter as a bound: the argument is a literal or a variable.
+                    let arg = arg.clone();
+                    if matches!(arg.as_str(), Some("?" | "*")) {
+                        // An unbound parameter (the definition check binds `?`): no bound.
+                        return Some(None);
+                    }
+                    return match arg.as_str().and_then(|a| a.strip_prefix('$')) {
+                        Some(v) => {
+                            self.vars.push((v.to_string(), arg.pos));
+                            Some(Some(RangeEnd { bound: Bound::Var(v.to_string()), inclusive }))
+                        }
+                        None => {
+                            let v = self.literal(&arg, ty, d)?;
+                            Some(Some(RangeEnd { bound: Bound::Lit(v), inclusive }))
+                        }
+                    };
+                }
                 self.vars.push((var.to_string(), n.pos));
                 return Some(Some(RangeEnd { bound: Bound::Var(var.to_string()), inclusive }));
             }

@@ -386,6 +386,8 @@ impl ComponentRun {
             let after = &rest[i + 1..];
             let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             match self.var(&name) {
+                // Strings as they are: `log: "host $name"` should not print quotes.
+                Some(Value::Str(v)) if !name.is_empty() => out.push_str(v),
                 Some(v) if !name.is_empty() => out.push_str(&v.to_string()),
                 _ => {
                     out.push('$');
@@ -431,8 +433,10 @@ impl ComponentRun {
     /// expires take its timeout branch. Messages that match nothing are kept for the mismatch
     /// report and discarded.
     async fn alt(&mut self, branches: &[Branch], path: &str) -> Flow {
+        // Implicit timers (of `receive`) start once: a `repeat` re-evaluates the alt with the
+        // timer still running, as TTCN-3 does, so a chatty server cannot keep it waiting.
+        let entered = Instant::now();
         'reenter: loop {
-            let entered = Instant::now();
             let mut unmatched: Vec<Msg> = Vec::new();
             loop {
                 // The earliest deadline among this alt's timeout branches.

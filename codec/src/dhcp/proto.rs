@@ -36,4 +36,21 @@ impl Protocol for Dhcp {
     fn encode(&self, fields: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError> {
         encode::encode(fields)
     }
+
+    fn sendable(&self, f: &FieldRef) -> bool {
+        use catalogue::id;
+        !matches!(
+            f.id,
+            id::OPT_COUNT
+                | id::RELAY_SUBOPTION_CODES
+                | id::OPTION_CODES
+                | id::FILE_OPTION_CODES
+                | id::SNAME_OPTION_CODES
+                | id::END_PRESENT
+                | id::AFTER_END_ALL_PAD
+                | id::MALFORMED
+                | id::DUPLICATE_CODES
+                | id::IP_LEN
+        )
+    }
 }
