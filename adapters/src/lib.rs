@@ -11,6 +11,7 @@ pub mod relay;
 pub mod sim;
 pub mod sys;
 pub mod tap;
+pub mod tcp;
 pub mod udp;
 
 pub use adapter::{Adapter, AdapterError, Incoming};

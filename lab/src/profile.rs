@@ -21,6 +21,12 @@ const BUILTIN: &[(&str, &str)] = &[
     ("kea", include_str!("../../profiles/kea.yaml")),
     ("isc-dhcpd", include_str!("../../profiles/isc-dhcpd.yaml")),
     ("udhcpd", include_str!("../../profiles/udhcpd.yaml")),
+    ("unbound", include_str!("../../profiles/unbound.yaml")),
+    ("nsd", include_str!("../../profiles/nsd.yaml")),
+    ("knot", include_str!("../../profiles/knot.yaml")),
+    ("bind9", include_str!("../../profiles/bind9.yaml")),
+    ("pdns", include_str!("../../profiles/pdns.yaml")),
+    ("dnsmasq-dns", include_str!("../../profiles/dnsmasq-dns.yaml")),
 ];
 
 /// Placeholders the lab itself provides in templates (besides every `params` key).
@@ -738,6 +744,14 @@ mod tests {
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{n}: {e}"));
             assert_eq!(p.name, n);
+            if p.protocol == ProtocolKind::Dns {
+                // The DNS profiles (unbound, nsd, knot, bind9, pdns, dnsmasq-dns).
+                assert_eq!(p.adapter, AdapterKind::Udp);
+                assert_eq!(p.lab.server_port, 53);
+                assert!(matches!(p.ready.probe, Probe::UdpPort(53)));
+                assert!(!p.packages.is_empty());
+                continue;
+            }
             assert_eq!(p.protocol, ProtocolKind::Dhcp);
             assert_eq!(p.adapter, AdapterKind::Raw);
             assert_eq!(p.params["pool_start"], "192.0.2.100");

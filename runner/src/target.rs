@@ -2,6 +2,7 @@
 //! server in network namespaces), an existing interface, or a plain UDP address.
 
 use conform_adapters::raw::{RawAdapter, RawConfig};
+use conform_adapters::tcp::DnsAdapter;
 use conform_adapters::udp::UdpAdapter;
 use conform_lab::{AdapterKind, Lab, LabOptions, Profile, ProtocolKind};
 use conform_adapters::Adapter;
@@ -64,10 +65,21 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
         let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
             .map_err(|_| TargetError::Harness("bad local address".into()))?;
         let a = UdpAdapter::bind(local, server).await.map_err(|e| TargetError::Harness(e.to_string()))?;
-        return Ok(Target { name: format!("udp {server}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), lab: None });
+        let adapter: Arc<dyn Adapter> = if protocol == "dns" {
+            // DNS: UDP plus TCP to the same address (templates choose per message).
+            Arc::new(DnsAdapter::new(Arc::new(a), None, server, spec.adapter.as_deref() == Some("tcp")))
+        } else {
+            Arc::new(a)
+        };
+        return Ok(Target { name: format!("udp {server}"), adapter, params: HashMap::new(), deviations: HashMap::new(), lab: None });
+    }
+    // `--adapter tcp` (DNS only): the lab keeps its UDP adapter and DNS goes over TCP by default.
+    let dns_tcp = spec.adapter.as_deref() == Some("tcp");
+    if dns_tcp && protocol != "dns" {
+        return Err(TargetError::Usage("--adapter tcp is for DNS suites".into()));
     }
     let adapter_kind = match spec.adapter.as_deref() {
-        None => None,
+        None | Some("tcp") => None,
         Some(a) => Some(parse_adapter(a)?),
     };
     match (&spec.target, &spec.iface) {
@@ -104,7 +116,14 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
             .map_err(|e| TargetError::Harness(e.to_string()))?;
             eprintln!("conform: lab for `{name}` up (server log: {})", lab.log_path().display());
             let params: HashMap<String, String> = lab.params().clone().into_iter().collect();
-            let adapter = lab.adapter();
+            let mut adapter = lab.adapter();
+            if serves == "dns" {
+                // DNS: the lab's UDP adapter plus TCP from the client namespace to the server.
+                let l = &lab.profile().lab;
+                let server = SocketAddr::new(l.server_ip.into(), l.server_port);
+                let ns = if iface.is_some() { None } else { Some(lab.names().client_ns.clone()) };
+                adapter = Arc::new(DnsAdapter::new(adapter, ns.as_deref(), server, dns_tcp));
+            }
             Ok(Target { name, adapter, params, deviations, lab: Some(Box::new(LabBox(lab))) })
         }
     }
@@ -116,7 +135,7 @@ fn parse_adapter(a: &str) -> Result<AdapterKind, TargetError> {
         "relay" => AdapterKind::Relay,
         "tap" => AdapterKind::Tap,
         "udp" => AdapterKind::Udp,
-        other => return Err(TargetError::Usage(format!("unknown adapter `{other}`: raw, relay, tap or udp"))),
+        other => return Err(TargetError::Usage(format!("unknown adapter `{other}`: raw, relay, tap, udp (or tcp for DNS)"))),
     })
 }
 
