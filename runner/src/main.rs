@@ -125,8 +125,9 @@ struct RunArgs {
     /// Set a module parameter (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
-    /// Cases in parallel (exclusive cases always run alone).
-    #[arg(long, default_value_t = 1)]
+    /// Cases in parallel against the one server, each with its own client identity; cases
+    /// marked exclusive run alone, after the others.
+    #[arg(long, default_value_t = 8)]
     jobs: usize,
     /// Seed for client identities (MACs, xids); printed so a run can be reproduced.
     #[arg(long)]

@@ -78,13 +78,19 @@ pub struct RunOutcome {
     pub results: Vec<(String, CaseResult, Option<String>)>,
 }
 
-/// Runs cases with at most `jobs` at a time. An exclusive case waits for every running case
-/// to finish and runs alone. Results come back in plan order.
+/// Runs cases with at most `jobs` at a time. Exclusive cases run alone, one after another, once
+/// the shared cases are done: grouping them at the end (instead of a barrier wherever one
+/// appears in the plan) keeps the suite's wall time close to its slowest case. Results come
+/// back in plan order.
 pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<String, String>) -> RunOutcome {
     let jobs = jobs.max(1);
     let sem = Arc::new(Semaphore::new(jobs));
     let mut handles = Vec::new();
-    for p in plan {
+    let mut order: Vec<(usize, Planned)> = plan.into_iter().enumerate().collect();
+    order.sort_by_key(|(i, p)| (p.case.exclusive, *i));
+    let mut index = Vec::with_capacity(order.len());
+    for (i, p) in order {
+        index.push(i);
         let permits = if p.case.exclusive { jobs as u32 } else { 1 };
         // Acquiring all permits waits for running cases; holding them keeps others out.
         let permit = match sem.clone().acquire_many_owned(permits).await {
@@ -112,16 +118,18 @@ pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<Strin
         handles.push(h);
     }
     let mut out = RunOutcome::default();
-    for h in handles {
+    let mut results: Vec<(usize, String, CaseResult, Option<String>)> = Vec::new();
+    for (h, i) in handles.into_iter().zip(index) {
         match h.await {
             Ok((id, r, dev)) => {
                 out.counts.add(r.verdict, dev.is_some());
-                out.results.push((id, r, dev));
+                results.push((i, id, r, dev));
             }
             Err(e) => {
                 // A panicking case task is a harness bug; report it as error, keep going.
                 out.counts.add(Verdict::Error, false);
-                out.results.push((
+                results.push((
+                    i,
                     "<unknown>".into(),
                     CaseResult { verdict: Verdict::Error, reason: Some(format!("case task failed: {e}")), duration: Default::default() },
                     None,
@@ -129,6 +137,8 @@ pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<Strin
             }
         }
     }
+    results.sort_by_key(|r| r.0);
+    out.results = results.into_iter().map(|(_, id, r, dev)| (id, r, dev)).collect();
     out
 }
 
