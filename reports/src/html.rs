@@ -328,19 +328,6 @@ pub fn render(events: &[RunEvent], opts: &HtmlOptions) -> String {
     h
 }
 
-/// The file name `conform run --pcap` gives a case's capture: characters other than ASCII
-/// letters, digits, `-`, `_` and `.` become `_` (so the name is also a safe URL path segment).
-fn pcap_file_stem(case: &str) -> String {
-    case.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
 
 fn filter_attrs(c: &CaseRecord, o: Outcome) -> String {
     format!(
@@ -419,7 +406,7 @@ fn case_section(
         .any(|e| matches!(e.kind, EventKind::Sent { .. } | EventKind::Received { .. }));
     if let (Some(dir), true) = (&opts.pcap_dir, has_messages) {
         let dir = dir.trim_end_matches('/');
-        let href = format!("{dir}/{}.pcapng", pcap_file_stem(&c.id));
+        let href = format!("{dir}/{}.pcapng", crate::pcap::file_stem(&c.id));
         let _ = writeln!(
             h,
             "<p class=\"pcap\">Capture: <a href=\"{0}\">{0}</a></p>",

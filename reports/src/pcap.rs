@@ -60,6 +60,12 @@ pub fn write(events: &[RunEvent], case: Option<&str>, w: impl Write) -> Result<u
     Ok(n)
 }
 
+/// The file name (without `.pcapng`) of a case's capture: the id with anything but letters,
+/// digits, `-`, `_` and `.` replaced by `_`. Shared by the writer and the HTML report's links.
+pub fn file_stem(case: &str) -> String {
+    case.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
 /// Case ids that have at least one packet, for per-case files.
 pub fn cases_with_packets(events: &[RunEvent]) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
@@ -118,8 +124,8 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
                     );
                 }
             }
-            EventKind::Mismatch { at, template, closest, mismatches, .. } => {
-                if let Some(cl) = closest {
+            EventKind::Mismatch { at, template, closest: Some(cl), mismatches, .. } => {
+                {
                     if let Some(&i) = pending.iter().rev().find(|&&i| out[i].case == at.case && out[i].comment.contains(cl.as_str())) {
                         let diffs: Vec<String> = mismatches.iter().map(|m| format!("{}: expected {}, actual {}", m.path, m.expected, m.actual)).collect();
                         let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();

@@ -451,10 +451,13 @@ async fn run_collect(
                     }
         }
     }
-    let Some(outcome) = outcome else {
-        return EXIT_HARNESS;
+    // An interrupted run still writes its reports for the cases that finished, then exits 3.
+    let interrupted_run = outcome.is_none();
+    let counts = match outcome {
+        Some(o) => o.counts,
+        None => RunRecord::from_events(all.iter()).counts(),
     };
-    let fin = RunEvent { t_ms: started.elapsed().as_secs_f64() * 1000.0, kind: EventKind::RunFinished { counts: outcome.counts.clone(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 } };
+    let fin = RunEvent { t_ms: started.elapsed().as_secs_f64() * 1000.0, kind: EventKind::RunFinished { counts, duration_ms: started.elapsed().as_secs_f64() * 1000.0 } };
     if let Some(f) = events_file.as_mut() {
         let _ = jsonl::write_event(f, &fin);
         let _ = f.flush();
@@ -497,6 +500,10 @@ async fn run_collect(
             eprintln!("error: {e}");
             return EXIT_HARNESS;
         }
+    }
+    if interrupted_run {
+        eprintln!("interrupted: reports cover the cases that finished");
+        return EXIT_HARNESS;
     }
     if let Some(b) = &args.baseline {
         return match conform_reports::baseline::Baseline::load(b) {
@@ -691,8 +698,7 @@ fn write_pcaps(all: &[RunEvent], file: &std::path::Path, per_case_dir: &std::pat
     conform_reports::pcap::write(all, None, std::io::BufWriter::new(f))?;
     std::fs::create_dir_all(per_case_dir).map_err(|e| format!("cannot create {}: {e}", per_case_dir.display()))?;
     for case in conform_reports::pcap::cases_with_packets(all) {
-        let safe: String = case.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-        let path = per_case_dir.join(format!("{safe}.pcapng"));
+        let path = per_case_dir.join(format!("{}.pcapng", conform_reports::pcap::file_stem(&case)));
         let f = std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         conform_reports::pcap::write(all, Some(&case), std::io::BufWriter::new(f))?;
     }
