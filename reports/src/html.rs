@@ -392,7 +392,7 @@ fn case_section(
     }
     if let Some(d) = &c.deviation {
         let note = match c.verdict {
-            Verdict::Fail => format!("Known deviation of {}: {d}. The failure is expected and does not fail the gate.", run.target),
+            Verdict::Fail => format!("Known deviation of {}: {}. The failure is expected and does not fail the gate.", run.target, d.trim_end_matches('.')),
             Verdict::Pass => format!(
                 "Unexpected pass: the profile of {} records a deviation ({d}). The server (or the case) changed: update the profile.",
                 run.target
