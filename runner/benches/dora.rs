@@ -151,13 +151,21 @@ async fn bench() {
         let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: Arc::new(params.clone()), seed: u64::from(k), emitter: emitter.clone() };
         assert_eq!(run_case(case.clone(), env).await.verdict, Verdict::Pass);
     }
+    // Both clients run as tasks on the runtime's workers, as cases do in `conform run`.
     for _ in 0..ROUNDS {
         for k in 0..CLIENTS {
-            minimal.push(minimal_dora(&adapter, k).await);
+            let a = adapter.clone();
+            minimal.push(tokio::spawn(async move { minimal_dora(&a, k).await }).await.expect("task"));
             let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: Arc::new(params.clone()), seed: u64::from(k), emitter: emitter.clone() };
-            let start = Instant::now();
-            let r = run_case(case.clone(), env).await;
-            through.push(start.elapsed());
+            let case = case.clone();
+            let (took, r) = tokio::spawn(async move {
+                let start = Instant::now();
+                let r = run_case(case, env).await;
+                (start.elapsed(), r)
+            })
+            .await
+            .expect("task");
+            through.push(took);
             assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
         }
     }
