@@ -311,3 +311,59 @@ fn ctrl_c_stops_the_run_and_removes_the_lab() {
     assert_ne!(o.status.code(), Some(0), "{t}");
     assert!(leftovers(pid).is_empty(), "left behind {:?}", leftovers(pid));
 }
+
+/// `--iface IF`: a server the user runs themselves behind an interface. The test builds that
+/// setup by hand (its own namespace and veth pair, dnsmasq started and stopped by PID), then
+/// points conform at the veth end in this namespace. Traffic stays on that veth pair.
+#[test]
+fn iface_points_at_a_server_that_is_already_running() {
+    if skip_unless(&["dnsmasq", "ip"]) {
+        return;
+    }
+    let pid = std::process::id();
+    let ns = format!("cf{pid}i");
+    let (host_if, srv_if) = (format!("cf{pid}h"), format!("cf{pid}v"));
+    let dir = tmpdir("iface");
+    let sh = |cmd: &str| Command::new("sh").arg("-c").arg(cmd).status().map(|s| s.success()).unwrap_or(false);
+    struct Cleanup(String, String, Option<std::process::Child>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.2.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+            let _ = Command::new("ip").args(["link", "del", &self.1]).status();
+        }
+    }
+    let mut guard = Cleanup(ns.clone(), host_if.clone(), None);
+    assert!(sh(&format!(
+        "ip netns add {ns} && ip link add {host_if} type veth peer name {srv_if} netns {ns} && \
+         ip -n {ns} addr add 192.0.2.1/24 dev {srv_if} && ip -n {ns} link set {srv_if} up && ip -n {ns} link set lo up && \
+         ip link set {host_if} up && ethtool -K {host_if} tx off >/dev/null 2>&1; ip netns exec {ns} ethtool -K {srv_if} tx off >/dev/null 2>&1; true"
+    )));
+    let conf = dir.join("dnsmasq.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port=0\ninterface={srv_if}\nbind-interfaces\ndhcp-range=192.0.2.100,192.0.2.200,255.255.255.0,1h\ndhcp-leasefile={}\ndhcp-authoritative\nno-ping\nlog-facility=-\n",
+            dir.join("leases").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns, "dnsmasq", "-k", "--user=root", &format!("--conf-file={}", conf.display())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    guard.2 = Some(child);
+    std::thread::sleep(Duration::from_millis(300));
+    let suite = dora_suite(&dir);
+    let (o, _) = run(&["run", suite.to_str().unwrap(), "--iface", &host_if, "--param", "server_ip=192.0.2.1"], Duration::from_secs(30));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("PASS") && t.contains(&format!("iface {host_if}")), "{t}");
+    drop(guard);
+    assert!(!sh(&format!("ip netns list | grep -q {ns}")), "namespace left behind");
+}
