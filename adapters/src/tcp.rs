@@ -241,10 +241,23 @@ impl TcpAdapter {
         buf.extend_from_slice(&d.payload);
         let mut w = c.writer.lock().await;
         // One write for prefix and message: one segment (RFC 7766 §8).
-        w.write_all(&buf).await.map_err(|e| AdapterError::Io {
-            what: format!("write to TCP connection to {}", self.server),
-            source: e,
-        })?;
+        if let Err(e) = w.write_all(&buf).await {
+            return match e.kind() {
+                // The server closed or reset the connection: that is its behaviour under
+                // test, not a harness fault. The query is lost as a UDP datagram would be;
+                // the reader delivers the `closed` pseudo-message.
+                std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::NotConnected => {
+                    c.dead.store(true, Ordering::Release);
+                    Ok(())
+                }
+                _ => Err(AdapterError::Io {
+                    what: format!("write to TCP connection to {}", self.server),
+                    source: e,
+                }),
+            };
+        }
         if r.close {
             let _ = w.shutdown().await;
         }
