@@ -41,6 +41,11 @@ enum Cmd {
     },
     /// Run cases against a target.
     Run(Box<RunArgs>),
+    /// Replay the client side of a capture (pcap or pcapng) against a target, waiting for
+    /// each answer and judging it against the captured one (docs/pcap.md).
+    Replay(Box<ReplayArgs>),
+    /// Write the exchanges of a capture as an editable suite (docs/pcap.md).
+    Import(ImportArgs),
     /// Run suites against several targets and write the case × target conformance matrix
     /// (Markdown) with every failure explained.
     Matrix {
@@ -60,6 +65,9 @@ enum Cmd {
     },
     /// Print the JSON Schema of the suite format.
     Schema,
+    /// Fuzz a server: generated messages, live oracles, shrinking, regression cases.
+    #[command(subcommand)]
+    Fuzz(conform_fuzz::FuzzCmd),
     /// Manage expected-results baselines.
     #[command(subcommand)]
     Baseline(BaselineCmd),
@@ -161,6 +169,79 @@ struct RunArgs {
     out: PathBuf,
 }
 
+/// How a capture becomes cases (`conform import` and `conform replay`).
+#[derive(clap::Args, Clone)]
+struct CaptureArgs {
+    /// Suite name and case id prefix (default: from the file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Leave this field out of the receive templates, on top of the default rules (repeatable;
+    /// `options.hostname`, `flags`, `yiaddr`).
+    #[arg(long = "ignore", value_name = "FIELD")]
+    ignore: Vec<String>,
+    /// How long to wait for each reply.
+    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    timeout: String,
+    /// How long a request the captured server did not answer must stay unanswered.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    silence: String,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The capture (pcap or pcapng; Ethernet, Linux cooked or raw IPv4 link types).
+    capture: PathBuf,
+    /// The suite file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    rules: CaptureArgs,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The capture (pcap or pcapng; Ethernet, Linux cooked or raw IPv4 link types).
+    capture: PathBuf,
+    #[command(flatten)]
+    rules: CaptureArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// A target profile name or file (conform builds a lab and starts the server).
+    #[arg(long, value_name = "NAME|FILE")]
+    target: Option<String>,
+    /// Use an existing interface (a server already running on it) instead of a lab.
+    #[arg(long, value_name = "IF")]
+    iface: Option<String>,
+    /// Override the target profile's adapter: raw, relay, tap, udp, or pcap:FILE (offline).
+    #[arg(long, value_name = "KIND")]
+    adapter: Option<String>,
+    /// Set a module parameter (repeatable): server_ip, pool_start, pool_end, subnet_mask, router.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Cases (one per captured client) in parallel.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = InconcArg::Fail)]
+    inconc: InconcArg,
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Directory for the lab, the generated suite (<out>/replay/<name>.yaml) and per-case pcaps.
+    #[arg(long, value_name = "DIR", default_value = "conform-out")]
+    out: PathBuf,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FormatArg {
     Human,
@@ -197,8 +278,11 @@ fn main() -> ExitCode {
         Cmd::Check { paths } => check(&paths),
         Cmd::List { paths, filter } => list(&paths, &filter),
         Cmd::Run(args) => run(*args),
+        Cmd::Replay(args) => replay(*args),
+        Cmd::Import(args) => import(&args),
         Cmd::Matrix { paths, targets, output, title, jobs, seed } => matrix(paths, targets, output, title, jobs, seed),
         Cmd::Baseline(BaselineCmd::Update { from, baseline }) => baseline_update(&from, &baseline),
+        Cmd::Fuzz(f) => conform_fuzz::run_cli(f),
         Cmd::Schema => {
             println!("{}", conform_model::schema::generate());
             EXIT_OK
@@ -528,6 +612,94 @@ async fn run_collect(
         };
     }
     exit_code(&rec, policy)
+}
+
+/// The import options of a capture command, or exit 2.
+fn import_options(capture: &std::path::Path, a: &CaptureArgs) -> Result<conform_runner::replay::ImportOptions, u8> {
+    let parse = |s: &str, what: &str| {
+        conform_runner::replay::parse_duration(s).map_err(|e| {
+            eprintln!("error: --{what}: {e}");
+            EXIT_USAGE
+        })
+    };
+    Ok(conform_runner::replay::ImportOptions {
+        name: a.name.clone().unwrap_or_else(|| conform_runner::replay::suite_name_of(capture)),
+        protocol: None,
+        ignore: a.ignore.clone(),
+        receive_timeout: parse(&a.timeout, "timeout")?,
+        silence: parse(&a.silence, "silence")?,
+    })
+}
+
+fn import(a: &ImportArgs) -> u8 {
+    let opts = match import_options(&a.capture, &a.rules) {
+        Ok(o) => o,
+        Err(c) => return c,
+    };
+    let imported = match conform_runner::replay::import_capture(&a.capture, &opts) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = std::fs::write(&a.output, &imported.yaml) {
+        eprintln!("error: cannot write {}: {e}", a.output.display());
+        return EXIT_HARNESS;
+    }
+    for n in &imported.notes {
+        eprintln!("note: {n}");
+    }
+    // The written suite must load: check it as `conform check` would.
+    if let Err(c) = load(std::slice::from_ref(&a.output)) {
+        eprintln!("error: the suite written to {} does not load (a bug in conform import)", a.output.display());
+        return c;
+    }
+    eprintln!("wrote {}: {} case(s) from {} {} request(s)", a.output.display(), imported.cases, imported.exchanges, imported.protocol);
+    EXIT_OK
+}
+
+fn replay(a: ReplayArgs) -> u8 {
+    let opts = match import_options(&a.capture, &a.rules) {
+        Ok(o) => o,
+        Err(c) => return c,
+    };
+    let imported = match conform_runner::replay::import_capture(&a.capture, &opts) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    for n in &imported.notes {
+        eprintln!("note: {n}");
+    }
+    let dir = a.out.join("replay");
+    let file = dir.join(format!("{}.yaml", opts.name));
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, &imported.yaml)) {
+        eprintln!("error: cannot write {}: {e}", file.display());
+        return EXIT_HARNESS;
+    }
+    eprintln!("conform: replaying {} request(s) of {} as {} case(s) (suite {})", imported.exchanges, a.capture.display(), imported.cases, file.display());
+    run(RunArgs {
+        paths: vec![file],
+        filter: a.filter,
+        target: a.target,
+        iface: a.iface,
+        udp: None,
+        adapter: a.adapter,
+        params: a.params,
+        jobs: a.jobs,
+        seed: a.seed,
+        events: a.events,
+        junit: a.junit,
+        html: a.html,
+        pcap: a.pcap,
+        inconc: a.inconc,
+        format: a.format,
+        baseline: a.baseline,
+        out: a.out,
+    })
 }
 
 fn args_jobs(a: &RunArgs) -> usize {

@@ -1,0 +1,760 @@
+//! The campaign: generate, execute, judge, and for each new kind of misbehaviour confirm it,
+//! shrink it against the live server, re-check the minimal case and write it as a regression.
+//!
+//! Reproducibility: case `i` of seed `s` is generated from its own RNG (ChaCha seeded from
+//! `(s, i)`), so a finding names `--seed s --replay i` and shrinking one case never changes the
+//! cases after it. Shrinking is proptest's own (`TestRunner::run_one` on the case's value
+//! tree), with the server in the loop: each simplification is executed and kept only if it
+//! shows the same signature again.
+//!
+//! Memory: nothing grows with the number of cases. Per case the observation is dropped after
+//! judging; the campaign keeps counters, the set of signatures seen (bounded by the oracles'
+//! vocabulary) and at most `max_findings` findings.
+
+use crate::case::FuzzCase;
+use crate::diff;
+use crate::exec::{ExecError, Executor, Frame, Observation};
+use crate::gen::case_strategy;
+use crate::oracle::{check_reply, type_name, validity, Oracle, RequestFacts, Violation};
+use crate::regress::{self, RegressionInput};
+use conform_codec::Datagram;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How a campaign runs.
+#[derive(Clone, Debug)]
+pub struct CampaignConfig {
+    pub seed: u64,
+    /// Stop after this many cases.
+    pub cases: Option<u64>,
+    /// Stop after this much time.
+    pub time: Option<Duration>,
+    /// Stop after this many findings (each distinct signature is one finding).
+    pub max_findings: usize,
+    /// Shrinking budget per finding: executions and wall time.
+    pub shrink_iters: u32,
+    pub shrink_time: Duration,
+    /// Settle time of confirming and re-checking executions (late replies count there).
+    pub confirm_settle: Duration,
+    /// Re-checks of the minimal case.
+    pub rechecks: u32,
+    /// Where regression cases go; `None` writes none.
+    pub regressions: Option<PathBuf>,
+    /// Signature prefixes not reported (known deviations).
+    pub ignore: Vec<String>,
+    /// Show a progress bar on a terminal (and a status line every 10 s otherwise).
+    pub progress: bool,
+    /// Print findings as they are found.
+    pub print: bool,
+}
+
+impl Default for CampaignConfig {
+    fn default() -> Self {
+        CampaignConfig {
+            seed: 0,
+            cases: Some(1000),
+            time: None,
+            max_findings: 20,
+            shrink_iters: 400,
+            shrink_time: Duration::from_secs(120),
+            confirm_settle: Duration::from_millis(300),
+            rechecks: 3,
+            regressions: None,
+            ignore: Vec::new(),
+            progress: false,
+            print: true,
+        }
+    }
+}
+
+/// One distinct misbehaviour, shrunk.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub signature: String,
+    pub oracle: Oracle,
+    /// What the minimal case showed.
+    pub detail: String,
+    pub seed: u64,
+    pub case_index: u64,
+    pub original: FuzzCase,
+    pub minimal: FuzzCase,
+    /// The minimal message as last sent.
+    pub request: Datagram,
+    pub diff: Vec<String>,
+    /// The first execution of the original case showed it again.
+    pub confirmed: bool,
+    /// Executions spent shrinking.
+    pub shrink_steps: u32,
+    /// Re-checks of the minimal case that showed it, out of `rechecks`.
+    pub reproduced: (u32, u32),
+    pub regression: Option<(PathBuf, PathBuf)>,
+    pub frames: Vec<Frame>,
+}
+
+/// Two servers decided differently on the same input (for triage, not a verdict).
+#[derive(Clone, Debug)]
+pub struct Divergence {
+    pub signature: String,
+    pub case_index: u64,
+    pub minimal: FuzzCase,
+    pub request: Datagram,
+    pub diff: Vec<String>,
+    pub outcome_a: String,
+    pub outcome_b: String,
+    pub count: u64,
+}
+
+/// What a campaign did.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub seed: u64,
+    pub target: String,
+    pub against: Option<String>,
+    pub cases: u64,
+    pub duration: Duration,
+    /// Executions including canaries' cases, shrinking and re-checks.
+    pub executions: u64,
+    pub findings: Vec<Finding>,
+    pub divergences: Vec<Divergence>,
+    /// Hits per signature (first hit included), findings and ignored ones alike.
+    pub hits: BTreeMap<String, u64>,
+    pub ignored: u64,
+    pub slow_canaries: u64,
+    pub restarts: u64,
+    pub interrupted: bool,
+    /// VmRSS and VmHWM in KiB at start and end.
+    pub rss_start: (u64, u64),
+    pub rss_end: (u64, u64),
+}
+
+impl Report {
+    pub fn rate(&self) -> f64 {
+        self.cases as f64 / self.duration.as_secs_f64().max(1e-9)
+    }
+}
+
+/// VmRSS and VmHWM (peak) of this process, KiB.
+pub fn rss_kib() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmRSS:"), get("VmHWM:"))
+}
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The RNG of case `index` of campaign `seed`.
+pub fn rng_for(seed: u64, index: u64) -> TestRng {
+    let mut x = seed ^ splitmix(&mut index.wrapping_add(0x5eed));
+    let mut bytes = [0u8; 32];
+    for c in bytes.chunks_mut(8) {
+        c.copy_from_slice(&splitmix(&mut x).to_le_bytes());
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+fn runner_config(shrink_iters: u32, shrink_time: Duration) -> Config {
+    Config {
+        failure_persistence: None,
+        max_shrink_iters: shrink_iters,
+        max_shrink_time: shrink_time.as_millis().min(u128::from(u32::MAX)) as u32,
+        ..Config::default()
+    }
+}
+
+/// Case `index` of campaign `seed` (no server needed).
+pub fn generate(seed: u64, index: u64) -> FuzzCase {
+    let s = case_strategy();
+    let mut r = TestRunner::new_with_rng(Config::default(), rng_for(seed, index));
+    match s.new_tree(&mut r) {
+        Ok(t) => t.current(),
+        Err(e) => panic!("the fuzz strategy rejected its own input: {e}"),
+    }
+}
+
+/// Every violation of one execution, one per signature.
+pub fn judge(obs: &Observation, env: &crate::case::Env) -> Vec<Violation> {
+    let facts = RequestFacts::new(&obs.request.payload);
+    let mut v: Vec<Violation> = Vec::new();
+    if let Some(l) = &obs.liveness {
+        v.push(l.clone());
+    }
+    for r in &obs.replies {
+        v.extend(check_reply(&facts, &r.datagram, env));
+    }
+    if obs.liveness.is_none() && validity(&obs.request.payload, env).is_ok() {
+        let offered = obs.replies.iter().any(|r| {
+            let rf = RequestFacts::new(&r.datagram.payload);
+            rf.repr.op == 2 && rf.mtype == Some(2)
+        });
+        if !offered {
+            v.push(Violation::new(
+                Oracle::NoOffer,
+                "",
+                "a well-formed DHCPDISCOVER got no DHCPOFFER (the canary behind it was answered)",
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    v.retain(|x| seen.insert(x.signature.clone()));
+    v
+}
+
+/// The accept/reject decision of a server on one input, for differential testing.
+pub fn outcome(obs: &Observation) -> String {
+    if let Some(l) = &obs.liveness {
+        return format!("stopped serving ({})", l.oracle.name());
+    }
+    let mut types: Vec<String> = obs
+        .replies
+        .iter()
+        .map(|r| {
+            let f = RequestFacts::new(&r.datagram.payload);
+            type_name(f.mtype)
+        })
+        .collect();
+    types.sort();
+    types.dedup();
+    if types.is_empty() {
+        "silence".into()
+    } else {
+        types.join("+")
+    }
+}
+
+/// Simpler variants of `c`, one change each: drop a mutation, drop an option, take the
+/// relay path away, clear header oddities, use a plain chaddr.
+pub fn polish_candidates(c: &FuzzCase) -> Vec<FuzzCase> {
+    let mut v = Vec::new();
+    for i in (0..c.mutations.len()).rev() {
+        let mut x = c.clone();
+        x.mutations.remove(i);
+        v.push(x);
+    }
+    for i in (0..c.options.len()).rev() {
+        let mut x = c.clone();
+        x.options.remove(i);
+        v.push(x);
+    }
+    if c.relay.is_some() {
+        let mut x = c.clone();
+        x.relay = None;
+        x.options.retain(|o| o.code != 82);
+        v.push(x);
+    }
+    if !c.broadcast || c.mbz != 0 || c.secs != 0 {
+        let mut x = c.clone();
+        x.broadcast = true;
+        x.mbz = 0;
+        x.secs = 0;
+        v.push(x);
+    }
+    if c.chaddr != [2, 0, 0, 0, 0, 1] {
+        let mut x = c.clone();
+        x.chaddr = [2, 0, 0, 0, 0, 1];
+        v.push(x);
+    }
+    v
+}
+
+struct Shrunk {
+    confirmed: bool,
+    minimal: FuzzCase,
+    steps: u32,
+}
+
+/// A running campaign.
+pub struct Campaign<'a> {
+    pub cfg: CampaignConfig,
+    strategy: BoxedStrategy<FuzzCase>,
+    stop: &'a AtomicBool,
+    bar: Option<ProgressBar>,
+    report: Report,
+    seen: HashSet<String>,
+    seen_div: HashSet<String>,
+}
+
+impl<'a> Campaign<'a> {
+    pub fn new(cfg: CampaignConfig, stop: &'a AtomicBool) -> Campaign<'a> {
+        Campaign {
+            report: Report {
+                seed: cfg.seed,
+                ..Report::default()
+            },
+            cfg,
+            strategy: case_strategy(),
+            stop,
+            bar: None,
+            seen: HashSet::new(),
+            seen_div: HashSet::new(),
+        }
+    }
+
+    fn say(&self, text: &str) {
+        if !self.cfg.print {
+            return;
+        }
+        match &self.bar {
+            Some(b) => b.suspend(|| println!("{text}")),
+            None => println!("{text}"),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn tree(&self, index: u64) -> (TestRunner, Box<dyn ValueTree<Value = FuzzCase>>) {
+        let mut r = TestRunner::new_with_rng(
+            runner_config(self.cfg.shrink_iters, self.cfg.shrink_time),
+            rng_for(self.cfg.seed, index),
+        );
+        match self.strategy.new_tree(&mut r) {
+            Ok(t) => (r, t),
+            Err(e) => panic!("the fuzz strategy rejected its own input: {e}"),
+        }
+    }
+
+    /// Shrinks case `index` with `test` (the failure detail when the case still shows the
+    /// misbehaviour). The first call is on the original case: the confirmation.
+    fn shrink(
+        &self,
+        index: u64,
+        test: &dyn Fn(&FuzzCase, u32) -> Result<Option<String>, ExecError>,
+    ) -> Result<Shrunk, ExecError> {
+        let (mut runner, tree) = self.tree(index);
+        let original = tree.current();
+        let steps = Cell::new(0u32);
+        let budget = self.cfg.shrink_iters;
+        let harness: RefCell<Option<ExecError>> = RefCell::new(None);
+        // The smallest case seen failing: proptest's tree ends there too, but a budget cut
+        // may leave the tree between a failing and a passing value.
+        let last_fail: RefCell<Option<FuzzCase>> = RefCell::new(None);
+        let res = runner.run_one(tree, |case: FuzzCase| {
+            // Past the budget every step passes without touching the network, so proptest
+            // winds back to the last failing value quickly.
+            if self.stopped() || harness.borrow().is_some() || steps.get() > budget {
+                return Ok(());
+            }
+            let n = steps.get();
+            steps.set(n + 1);
+            match test(&case, n) {
+                Ok(Some(detail)) => {
+                    *last_fail.borrow_mut() = Some(case);
+                    Err(TestCaseError::fail(detail))
+                }
+                Ok(None) => Ok(()),
+                Err(e) => {
+                    *harness.borrow_mut() = Some(e);
+                    Ok(())
+                }
+            }
+        });
+        if let Some(e) = harness.into_inner() {
+            return Err(e);
+        }
+        let confirmed = matches!(res, Err(TestError::Fail(..)));
+        let Some(minimal) = last_fail.into_inner().filter(|_| confirmed) else {
+            return Ok(Shrunk {
+                confirmed: false,
+                minimal: original,
+                steps: steps.get(),
+            });
+        };
+        // A structural pass on top of proptest's: whole mutations, options and header
+        // oddities out, one at a time, each kept only when the server still shows it.
+        let mut best = minimal;
+        let mut n = steps.get();
+        for cand in polish_candidates(&best) {
+            if self.stopped() || n >= budget.saturating_mul(2) {
+                break;
+            }
+            if cand.mutations.len() > best.mutations.len()
+                || cand.options.len() > best.options.len()
+            {
+                continue;
+            }
+            n += 1;
+            if test(&cand, n)?.is_some() {
+                best = cand;
+            }
+        }
+        // Candidates were derived from the first minimal; a second round catches the rest.
+        for cand in polish_candidates(&best) {
+            if self.stopped() || n >= budget.saturating_mul(2) {
+                break;
+            }
+            n += 1;
+            if test(&cand, n)?.is_some() {
+                best = cand;
+            }
+        }
+        Ok(Shrunk {
+            confirmed: true,
+            minimal: best,
+            steps: n,
+        })
+    }
+
+    /// Executes `case` once and returns the violation with `sig`, recovering the server after a
+    /// liveness violation.
+    fn probe(
+        exec: &mut Executor,
+        case: &FuzzCase,
+        sig: &str,
+        settle: Duration,
+    ) -> Result<(Option<Violation>, Observation), ExecError> {
+        let saved = exec.cfg.settle;
+        exec.cfg.settle = settle;
+        let r = exec.run(case);
+        exec.cfg.settle = saved;
+        let obs = r?;
+        let v = judge(&obs, &exec.env);
+        if obs.liveness.is_some() {
+            exec.recover()?;
+        }
+        Ok((v.into_iter().find(|x| x.signature == sig), obs))
+    }
+
+    /// Confirms, shrinks, re-checks and records a new violation of case `index`.
+    fn investigate(
+        &mut self,
+        exec: &mut Executor,
+        index: u64,
+        first: &Violation,
+    ) -> Result<(), ExecError> {
+        let sig = first.signature.clone();
+        if let Some(b) = &self.bar {
+            b.set_message(format!(
+                "{} findings; shrinking {sig}",
+                self.report.findings.len()
+            ));
+        }
+        let settle = self.cfg.confirm_settle;
+        let cell = RefCell::new(&mut *exec);
+        let shrunk = self.shrink(index, &|case, n| {
+            let mut ex = cell.borrow_mut();
+            let s = if n == 0 { settle } else { Duration::ZERO };
+            Ok(Self::probe(&mut ex, case, &sig, s)?.0.map(|v| v.detail))
+        })?;
+        let exec = cell.into_inner();
+        // Re-check the minimal case with late replies counted, and keep its frames.
+        exec.record = true;
+        let mut reproduced = 0;
+        let mut kept: Option<(Violation, Observation)> = None;
+        let mut last_obs = None;
+        for _ in 0..self.cfg.rechecks {
+            if self.stopped() {
+                break;
+            }
+            let (v, obs) = Self::probe(exec, &shrunk.minimal, &sig, settle)?;
+            match v {
+                Some(v) => {
+                    reproduced += 1;
+                    if kept.is_none() {
+                        kept = Some((v, obs));
+                    }
+                }
+                None => last_obs = Some(obs),
+            }
+        }
+        exec.record = false;
+        let (detail, obs) = match kept {
+            Some((v, o)) => (v.detail, Some(o)),
+            None => (first.detail.clone(), last_obs),
+        };
+        let request = obs
+            .as_ref()
+            .map(|o| o.request.clone())
+            .unwrap_or_else(|| shrunk.minimal.encode(&exec.env, 0).datagram);
+        let xid = obs.as_ref().map(|o| o.xid).unwrap_or(0);
+        let clean = shrunk.minimal.clean().encode(&exec.env, xid).bytes;
+        let diff = diff::diff(&clean, &request.payload);
+        let frames = obs.map(|o| o.frames).unwrap_or_default();
+        let mut f = Finding {
+            signature: sig.clone(),
+            oracle: first.oracle,
+            detail,
+            seed: self.cfg.seed,
+            case_index: index,
+            original: self.tree(index).1.current(),
+            minimal: shrunk.minimal,
+            request,
+            diff,
+            confirmed: shrunk.confirmed,
+            shrink_steps: shrunk.steps,
+            reproduced: (reproduced, self.cfg.rechecks),
+            regression: None,
+            frames,
+        };
+        if let Some(dir) = &self.cfg.regressions {
+            if f.confirmed && reproduced > 0 {
+                let inp = RegressionInput {
+                    signature: &f.signature,
+                    oracle: f.oracle,
+                    detail: &f.detail,
+                    target: exec.name(),
+                    seed: f.seed,
+                    case_index: index,
+                    request: &f.request,
+                    diff: &f.diff,
+                    env: &exec.env,
+                    frames: &f.frames,
+                };
+                match regress::write(dir, &inp) {
+                    Ok(p) => f.regression = Some(p),
+                    Err(e) => self.say(&format!("warning: {e}")),
+                }
+            }
+        }
+        self.say(&format_finding(self.report.findings.len() + 1, &f));
+        self.report.findings.push(f);
+        Ok(())
+    }
+
+    /// Records and shrinks a new divergence between `a` and `b`.
+    fn diverge(
+        &mut self,
+        a: &mut Executor,
+        b: &mut Executor,
+        index: u64,
+        sig: String,
+        outcome_a: String,
+        outcome_b: String,
+    ) -> Result<(), ExecError> {
+        let ca = RefCell::new(&mut *a);
+        let cb = RefCell::new(&mut *b);
+        let want = (outcome_a.clone(), outcome_b.clone());
+        let shrunk = self.shrink(index, &|case, _| {
+            let (mut ea, mut eb) = (ca.borrow_mut(), cb.borrow_mut());
+            let oa = ea.run(case)?;
+            if oa.liveness.is_some() {
+                ea.recover()?;
+            }
+            let ob = eb.run(case)?;
+            if ob.liveness.is_some() {
+                eb.recover()?;
+            }
+            let got = (outcome(&oa), outcome(&ob));
+            Ok((got == want).then(|| format!("{} vs {}", got.0, got.1)))
+        })?;
+        let a = ca.into_inner();
+        let enc = shrunk.minimal.encode(&a.env, 0);
+        let clean = shrunk.minimal.clean().encode(&a.env, 0).bytes;
+        let d = Divergence {
+            signature: sig,
+            case_index: index,
+            diff: diff::diff(&clean, &enc.bytes),
+            request: enc.datagram,
+            minimal: shrunk.minimal,
+            outcome_a,
+            outcome_b,
+            count: 1,
+        };
+        self.say(&format_divergence(&d, a.name(), b.name()));
+        self.report.divergences.push(d);
+        Ok(())
+    }
+
+    fn ignored(&self, sig: &str) -> bool {
+        self.cfg.ignore.iter().any(|p| sig.starts_with(p.as_str()))
+    }
+
+    /// Runs the campaign against `exec` (and `against`, for differential testing).
+    pub fn run(
+        mut self,
+        exec: &mut Executor,
+        mut against: Option<&mut Executor>,
+    ) -> Result<Report, ExecError> {
+        self.report.rss_start = rss_kib();
+        self.report.target = exec.name().to_string();
+        self.report.against = against.as_ref().map(|b| b.name().to_string());
+        exec.baseline()?;
+        if let Some(b) = against.as_deref_mut() {
+            b.baseline()?;
+        }
+        if self.cfg.progress {
+            let bar = match self.cfg.cases {
+                Some(n) if self.cfg.time.is_none() => ProgressBar::new(n),
+                _ => ProgressBar::new_spinner(),
+            };
+            bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+            let tmpl = if self.cfg.cases.is_some() && self.cfg.time.is_none() {
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {per_sec}, {msg}"
+            } else {
+                "{spinner} [{elapsed_precise}] {pos} cases, {per_sec}, {msg}"
+            };
+            if let Ok(st) = ProgressStyle::with_template(tmpl) {
+                bar.set_style(st);
+            }
+            bar.set_message("0 findings");
+            if !bar.is_hidden() {
+                self.bar = Some(bar);
+            }
+        }
+        let start = Instant::now();
+        let mut last_status = Instant::now();
+        let mut i: u64 = 0;
+        let result = loop {
+            if self.stopped() {
+                self.report.interrupted = true;
+                break Ok(());
+            }
+            if self.cfg.cases.is_some_and(|n| i >= n)
+                || self.cfg.time.is_some_and(|t| start.elapsed() >= t)
+                || self.report.findings.len() >= self.cfg.max_findings
+            {
+                break Ok(());
+            }
+            let case = {
+                let (_, t) = self.tree(i);
+                t.current()
+            };
+            let obs = match exec.run(&case) {
+                Ok(o) => o,
+                Err(e) => break Err(e),
+            };
+            let vs = judge(&obs, &exec.env);
+            if obs.liveness.is_some() {
+                if let Err(e) = exec.recover() {
+                    break Err(e);
+                }
+            }
+            let mut fresh = Vec::new();
+            for v in vs {
+                *self.report.hits.entry(v.signature.clone()).or_default() += 1;
+                if self.ignored(&v.signature) {
+                    self.report.ignored += 1;
+                } else if self.seen.insert(v.signature.clone()) {
+                    fresh.push(v);
+                }
+            }
+            let mut err = None;
+            for v in fresh {
+                if self.report.findings.len() >= self.cfg.max_findings || self.stopped() {
+                    break;
+                }
+                if let Err(e) = self.investigate(exec, i, &v) {
+                    err = Some(e);
+                    break;
+                }
+            }
+            if let Some(e) = err {
+                break Err(e);
+            }
+            if let Some(b) = against.as_deref_mut() {
+                let ob = match b.run(&case) {
+                    Ok(o) => o,
+                    Err(e) => break Err(e),
+                };
+                if ob.liveness.is_some() {
+                    if let Err(e) = b.recover() {
+                        break Err(e);
+                    }
+                }
+                let (oa, obb) = (outcome(&obs), outcome(&ob));
+                if oa != obb {
+                    let f = RequestFacts::new(&obs.request.payload);
+                    let class = if validity(&obs.request.payload, &exec.env).is_ok() {
+                        "valid"
+                    } else {
+                        "invalid"
+                    };
+                    let sig = format!("{} {class}: {oa} | {obb}", type_name(f.mtype));
+                    if let Some(d) = self
+                        .report
+                        .divergences
+                        .iter_mut()
+                        .find(|d| d.signature == sig)
+                    {
+                        d.count += 1;
+                    } else if self.seen_div.insert(sig.clone()) && !self.stopped() {
+                        if let Err(e) = self.diverge(exec, b, i, sig, oa, obb) {
+                            break Err(e);
+                        }
+                    }
+                }
+            }
+            i += 1;
+            if let Some(b) = &self.bar {
+                b.inc(1);
+                b.set_message(format!("{} findings", self.report.findings.len()));
+            } else if self.cfg.progress && last_status.elapsed() >= Duration::from_secs(10) {
+                last_status = Instant::now();
+                eprintln!(
+                    "conform fuzz: {i} cases, {:.0}/s, {} findings, rss {} KiB",
+                    i as f64 / start.elapsed().as_secs_f64(),
+                    self.report.findings.len(),
+                    rss_kib().0
+                );
+            }
+        };
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        self.report.cases = i;
+        self.report.duration = start.elapsed();
+        self.report.executions = exec.stats.executions;
+        self.report.slow_canaries = exec.stats.slow_canaries;
+        self.report.restarts = exec.stats.restarts;
+        self.report.rss_end = rss_kib();
+        result.map(|()| self.report)
+    }
+}
+
+/// A finding for the terminal.
+pub fn format_finding(n: usize, f: &Finding) -> String {
+    let mut s = format!(
+        "finding {n}: {} (seed {}, case {})\n  {}\n",
+        f.signature, f.seed, f.case_index, f.detail
+    );
+    if f.confirmed {
+        s.push_str(&format!(
+            "  shrunk in {} executions; the minimal case showed it again {}/{} times\n",
+            f.shrink_steps, f.reproduced.0, f.reproduced.1
+        ));
+    } else {
+        s.push_str("  NOT confirmed: the case did not show it a second time (flaky or timing)\n");
+    }
+    s.push_str("  minimal message against a clean one of its kind (changed lines):\n");
+    for l in f.diff.iter().filter(|l| !l.starts_with("  ")) {
+        s.push_str(&format!("    {l}\n"));
+    }
+    if let Some((y, p)) = &f.regression {
+        s.push_str(&format!(
+            "  regression case: {} (capture {})\n",
+            y.display(),
+            p.display()
+        ));
+    }
+    s
+}
+
+/// A divergence for the terminal.
+pub fn format_divergence(d: &Divergence, a: &str, b: &str) -> String {
+    let mut s = format!(
+        "divergence: {} (case {})\n  {a}: {}\n  {b}: {}\n  minimal message (changed lines):\n",
+        d.signature, d.case_index, d.outcome_a, d.outcome_b
+    );
+    for l in d.diff.iter().filter(|l| !l.starts_with("  ")) {
+        s.push_str(&format!("    {l}\n"));
+    }
+    s
+}

@@ -1,0 +1,463 @@
+//! Runs one case against a live server and observes everything the oracles need.
+//!
+//! One execution: send the case; send the canary DISCOVER from a fresh client right behind it;
+//! collect every reply carrying the case's xid until the canary's OFFER, REQUEST, ACK and
+//! RELEASE are done; release any address the case itself was given; check that the server
+//! process is still the one conform started.
+//!
+//! The canary doubles as the end-of-case marker: DHCP servers handle messages in arrival order
+//! (dnsmasq, Kea without multi-threading, dhcpd, udhcpd, the fixture), so once the canary is
+//! answered, a reply to the case would have arrived. No case waits for a timeout unless the
+//! server stops answering. Findings are confirmed with a settle time before they count, so a
+//! server that reorders costs a re-check, never a false report.
+
+use crate::case::{canary_message, release_for, Env, FuzzCase};
+use crate::oracle::{Oracle, Violation};
+use conform_adapters::{Adapter, AdapterError, Incoming};
+use conform_codec::dhcp::raw::Repr;
+use conform_codec::Datagram;
+use conform_lab::Lab;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::runtime::Handle;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+
+/// Timing of one execution.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecConfig {
+    /// How long each canary reply may take before the server is suspected.
+    pub canary_timeout: Duration,
+    /// The second chance a silent server gets before it is declared hung.
+    pub retry_timeout: Duration,
+    /// Extra time to collect late replies after the canary (0 in the campaign loop).
+    pub settle: Duration,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            canary_timeout: Duration::from_millis(1000),
+            retry_timeout: Duration::from_millis(3000),
+            settle: Duration::ZERO,
+        }
+    }
+}
+
+/// A harness problem: the campaign cannot go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    #[error("the adapter's receive channel closed")]
+    Closed,
+    #[error("failed to restart the server: {0}")]
+    Restart(String),
+    #[error("the server does not answer the canary ({0}); nothing can be judged")]
+    Baseline(String),
+}
+
+/// One frame of an execution, for captures.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub sent: bool,
+    pub at: SystemTime,
+    pub label: String,
+    pub datagram: Datagram,
+}
+
+/// What one execution saw.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub xid: u32,
+    pub request: Datagram,
+    /// Replies with the case's xid, in arrival order.
+    pub replies: Vec<Incoming>,
+    /// Set when the server stopped serving (crash, restart, hang).
+    pub liveness: Option<Violation>,
+    /// The canary needed its second chance (the server was slow, not dead).
+    pub slow: bool,
+    /// Every frame, when recording is on.
+    pub frames: Vec<Frame>,
+}
+
+/// Counters over a campaign.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecStats {
+    pub executions: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub slow_canaries: u64,
+    pub restarts: u64,
+}
+
+/// Sends cases to one server and watches it. Not `Sync`: one campaign thread owns it.
+pub struct Executor {
+    rt: Handle,
+    adapter: Arc<dyn Adapter>,
+    rx: broadcast::Receiver<Incoming>,
+    pub env: Env,
+    lab: Option<Arc<Lab>>,
+    pid: Option<u32>,
+    xid_base: u32,
+    counter: u32,
+    pub cfg: ExecConfig,
+    pub stats: ExecStats,
+    /// Keep every frame of each execution in [`Observation::frames`].
+    pub record: bool,
+    name: String,
+}
+
+struct Canary {
+    ok: bool,
+    stage: &'static str,
+}
+
+fn xid_of(d: &Datagram) -> Option<u32> {
+    let b = d.payload.get(4..8)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn reply_type(r: &Repr) -> Option<u8> {
+    match r.aggregate(53).as_deref() {
+        Some([t]) => Some(*t),
+        _ => None,
+    }
+}
+
+impl Executor {
+    /// An executor on `adapter`; `lab` (when conform started the server) enables the process
+    /// checks and restarts. Call from outside the runtime (it blocks on `rt`).
+    pub fn new(
+        rt: Handle,
+        name: &str,
+        adapter: Arc<dyn Adapter>,
+        env: Env,
+        lab: Option<Arc<Lab>>,
+        seed: u64,
+    ) -> Executor {
+        let rx = adapter.subscribe();
+        let pid = lab.as_ref().and_then(|l| l.server_pid());
+        // Case and canary xids come from one counter over a seed-derived base: unique within a
+        // campaign, reproducible across runs with the same seed, and never the lab probe's
+        // 0xcfXXXXXX.
+        let mut xid_base = (seed ^ (seed >> 32)) as u32;
+        xid_base = xid_base.wrapping_mul(0x9e37_79b1) & 0x7fff_ffff;
+        Executor {
+            rt,
+            adapter,
+            rx,
+            env,
+            lab,
+            pid,
+            xid_base,
+            counter: 0,
+            cfg: ExecConfig::default(),
+            stats: ExecStats::default(),
+            record: false,
+            name: name.to_string(),
+        }
+    }
+
+    /// The target's name (profile name or interface).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether conform manages the server process (liveness by PID, restarts).
+    pub fn managed(&self) -> bool {
+        self.lab.is_some()
+    }
+
+    pub fn lab(&self) -> Option<&Arc<Lab>> {
+        self.lab.as_ref()
+    }
+
+    fn next(&mut self) -> u32 {
+        self.counter = self.counter.wrapping_add(1);
+        self.xid_base.wrapping_add(self.counter)
+    }
+
+    /// Checks the server answers a canary at all: before a campaign, and after a restart.
+    pub fn baseline(&mut self) -> Result<(), ExecError> {
+        let t = self.cfg.retry_timeout;
+        let rt = self.rt.clone();
+        let c = rt.block_on(async {
+            self.drain()?;
+            let mut sink = Vec::new();
+            let mut frames = Vec::new();
+            self.canary(t, None, &mut sink, &mut frames).await
+        })?;
+        if c.ok {
+            Ok(())
+        } else {
+            Err(ExecError::Baseline(format!(
+                "no {} for a fresh client within {} ms",
+                c.stage,
+                t.as_millis()
+            )))
+        }
+    }
+
+    /// Runs `case` once (see the module documentation).
+    pub fn run(&mut self, case: &FuzzCase) -> Result<Observation, ExecError> {
+        let xid = self.next();
+        let enc = case.encode(&self.env, xid);
+        let rt = self.rt.clone();
+        rt.block_on(self.run_async(enc.datagram, enc.repr, xid))
+    }
+
+    /// Runs raw bytes built elsewhere (replays).
+    pub fn run_datagram(&mut self, d: Datagram) -> Result<Observation, ExecError> {
+        let xid = xid_of(&d).unwrap_or(0);
+        let repr = Repr::parse(&d.payload);
+        let rt = self.rt.clone();
+        rt.block_on(self.run_async(d, repr, xid))
+    }
+
+    fn drain(&mut self) -> Result<(), ExecError> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Closed) => return Err(ExecError::Closed),
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        d: &Datagram,
+        label: &str,
+        frames: &mut Vec<Frame>,
+    ) -> Result<(), ExecError> {
+        self.adapter.send(d).await?;
+        self.stats.sent += 1;
+        if self.record {
+            frames.push(Frame {
+                sent: true,
+                at: SystemTime::now(),
+                label: label.to_string(),
+                datagram: d.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Receives until `want` matches or `deadline`; replies with `case_xid` go to `sink`.
+    async fn wait(
+        &mut self,
+        deadline: Instant,
+        case_xid: Option<u32>,
+        sink: &mut Vec<Incoming>,
+        frames: &mut Vec<Frame>,
+        want: impl Fn(&Incoming) -> bool,
+    ) -> Result<Option<Incoming>, ExecError> {
+        loop {
+            let r = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await;
+            let inc = match r {
+                Err(_) => return Ok(None),
+                Ok(Ok(i)) => i,
+                Ok(Err(RecvError::Lagged(_))) => continue,
+                Ok(Err(RecvError::Closed)) => return Err(ExecError::Closed),
+            };
+            // Our own frames never come back (adapter invariant); anything else counts.
+            self.stats.received += 1;
+            let x = xid_of(&inc.datagram);
+            if self.record {
+                frames.push(Frame {
+                    sent: false,
+                    at: inc.at,
+                    label: if x.is_some() && x == case_xid {
+                        "reply".into()
+                    } else {
+                        "received".into()
+                    },
+                    datagram: inc.datagram.clone(),
+                });
+            }
+            if x.is_some() && x == case_xid {
+                sink.push(inc);
+                continue;
+            }
+            if want(&inc) {
+                return Ok(Some(inc));
+            }
+        }
+    }
+
+    /// DISCOVER, OFFER, REQUEST, ACK, RELEASE from a fresh client.
+    async fn canary(
+        &mut self,
+        timeout: Duration,
+        case_xid: Option<u32>,
+        sink: &mut Vec<Incoming>,
+        frames: &mut Vec<Frame>,
+    ) -> Result<Canary, ExecError> {
+        let xid = self.next();
+        let n = self.counter;
+        let mac = [0x02, 0xcf, 0xca, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let env = self.env.clone();
+        self.send(
+            &canary_message(&env, 1, xid, mac, None),
+            "canary DHCPDISCOVER",
+            frames,
+        )
+        .await?;
+        let is = |t: u8| {
+            move |i: &Incoming| {
+                xid_of(&i.datagram) == Some(xid) && {
+                    let r = Repr::parse(&i.datagram.payload);
+                    r.op == 2 && reply_type(&r) == Some(t)
+                }
+            }
+        };
+        let Some(offer) = self
+            .wait(Instant::now() + timeout, case_xid, sink, frames, is(2))
+            .await?
+        else {
+            return Ok(Canary {
+                ok: false,
+                stage: "DHCPOFFER",
+            });
+        };
+        let yiaddr = Repr::parse(&offer.datagram.payload).yiaddr;
+        self.send(
+            &canary_message(&env, 3, xid, mac, Some(yiaddr)),
+            "canary DHCPREQUEST",
+            frames,
+        )
+        .await?;
+        if self
+            .wait(Instant::now() + timeout, case_xid, sink, frames, is(5))
+            .await?
+            .is_none()
+        {
+            return Ok(Canary {
+                ok: false,
+                stage: "DHCPACK",
+            });
+        }
+        self.send(
+            &canary_message(&env, 7, xid, mac, Some(yiaddr)),
+            "canary DHCPRELEASE",
+            frames,
+        )
+        .await?;
+        Ok(Canary {
+            ok: true,
+            stage: "",
+        })
+    }
+
+    async fn run_async(
+        &mut self,
+        request: Datagram,
+        repr: Repr,
+        xid: u32,
+    ) -> Result<Observation, ExecError> {
+        self.stats.executions += 1;
+        self.drain()?;
+        let mut frames = Vec::new();
+        let mut replies = Vec::new();
+        self.send(&request, "case", &mut frames).await?;
+        let t = self.cfg.canary_timeout;
+        let mut c = self.canary(t, Some(xid), &mut replies, &mut frames).await?;
+        let mut slow = false;
+        let mut liveness = None;
+        if !c.ok {
+            liveness = self.process_violation();
+            if liveness.is_none() {
+                let first = c.stage;
+                c = self
+                    .canary(self.cfg.retry_timeout, Some(xid), &mut replies, &mut frames)
+                    .await?;
+                if c.ok {
+                    slow = true;
+                    self.stats.slow_canaries += 1;
+                } else {
+                    liveness = self.process_violation().or_else(|| {
+                        Some(Violation::new(
+                            Oracle::Hang,
+                            "",
+                            format!(
+                                "the server runs but a fresh client got no {first} within {} ms, nor on a second try within {} ms",
+                                t.as_millis(),
+                                self.cfg.retry_timeout.as_millis()
+                            ),
+                        ))
+                    });
+                }
+            }
+        }
+        if !self.cfg.settle.is_zero() {
+            let deadline = Instant::now() + self.cfg.settle;
+            self.wait(deadline, Some(xid), &mut replies, &mut frames, |_| false)
+                .await?;
+        }
+        // Leave the pool as it was: release what the case was given.
+        if liveness.is_none() {
+            let acked: Vec<Ipv4Addr> = replies
+                .iter()
+                .filter_map(|i| {
+                    let r = Repr::parse(&i.datagram.payload);
+                    (reply_type(&r) == Some(5) && self.env.assignable(r.yiaddr)).then_some(r.yiaddr)
+                })
+                .collect();
+            for a in acked {
+                let x = self.next();
+                let rel = release_for(&self.env, &repr, a, x);
+                self.send(&rel, "cleanup DHCPRELEASE", &mut frames).await?;
+            }
+        }
+        Ok(Observation {
+            xid,
+            request,
+            replies,
+            liveness,
+            slow,
+            frames,
+        })
+    }
+
+    /// Crash or restart, from the process table (managed servers only).
+    fn process_violation(&self) -> Option<Violation> {
+        let lab = self.lab.as_ref()?;
+        if !lab.server_alive() {
+            let how = lab.server_exit_status().unwrap_or_else(|| "exited".into());
+            return Some(Violation::new(
+                Oracle::Crash,
+                "",
+                format!(
+                    "the server process {} ended ({how})",
+                    self.pid.map(|p| p.to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        let now = lab.server_pid();
+        if now != self.pid {
+            return Some(Violation::new(
+                Oracle::Restart,
+                "",
+                format!("the server process changed from {:?} to {now:?}", self.pid),
+            ));
+        }
+        None
+    }
+
+    /// After a liveness violation: restart a managed server and check it serves again.
+    pub fn recover(&mut self) -> Result<(), ExecError> {
+        let Some(lab) = self.lab.clone() else {
+            return Err(ExecError::Restart(
+                "conform did not start this server, so it cannot restart it".into(),
+            ));
+        };
+        let rt = self.rt.clone();
+        rt.block_on(lab.restart_server())
+            .map_err(|e| ExecError::Restart(e.to_string()))?;
+        self.stats.restarts += 1;
+        self.pid = lab.server_pid();
+        self.baseline()
+    }
+}
