@@ -607,6 +607,17 @@ impl Lab {
             ));
         }
         client_batch.push_str(&format!("link set {} up\n", n.client_if));
+        // Raw mode: the client namespace owns the pool's addresses (local routes), so it answers
+        // the server's ARP for a leased address as a configured client would. Without it a
+        // server that unicasts through its IP stack (ACK to ciaddr when RENEWING) never sends.
+        if self.adapter_kind == AdapterKind::Raw {
+            let get = |k: &str| self.profile.params.get(k).and_then(|v| v.parse::<std::net::Ipv4Addr>().ok());
+            if let (Some(a), Some(b)) = (get("pool_start"), get("pool_end")) {
+                for (net, len) in cidr_cover(a, b) {
+                    client_batch.push_str(&format!("route add local {net}/{len} dev lo\n"));
+                }
+            }
+        }
         if let (Some(tap), Some(br)) = (&n.tap, &n.bridge) {
             // lab.md 2.3: a persistent tap (NO-CARRIER until conform attaches) bridged with the
             // client veth end; STP off and no forward delay, so it forwards at once.
@@ -1127,6 +1138,22 @@ fn derived_params(
     p
 }
 
+/// The smallest list of CIDR blocks covering `start..=end` exactly.
+fn cidr_cover(start: std::net::Ipv4Addr, end: std::net::Ipv4Addr) -> Vec<(std::net::Ipv4Addr, u8)> {
+    let (mut a, b) = (u64::from(u32::from(start)), u64::from(u32::from(end)));
+    let mut out = Vec::new();
+    while a <= b {
+        // The largest block aligned at `a` that stays within `b`.
+        let mut size = if a == 0 { 1u64 << 32 } else { a & a.wrapping_neg() };
+        while a + size - 1 > b {
+            size >>= 1;
+        }
+        out.push((std::net::Ipv4Addr::from(a as u32), 32 - size.trailing_zeros() as u8));
+        a += size;
+    }
+    out
+}
+
 /// Creates both namespaces; on failure removes whichever was created.
 fn create_namespaces(names: &LabNames) -> Result<(), LabError> {
     cmd::run_ok(&cmd::ip(&["netns", "add", &names.server_ns]), None)?;
@@ -1183,6 +1210,11 @@ mod tests {
         let d = derived_params(&p, AdapterKind::Relay, &names);
         assert_eq!(d["relay_ip"], "192.0.2.2");
         assert_eq!(d["pool_start"], "192.0.2.100");
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        assert_eq!(
+            cidr_cover(ip("192.0.2.100"), ip("192.0.2.200")),
+            vec![(ip("192.0.2.100"), 30), (ip("192.0.2.104"), 29), (ip("192.0.2.112"), 28), (ip("192.0.2.128"), 26), (ip("192.0.2.192"), 29), (ip("192.0.2.200"), 32)]
+        );
         assert_eq!(d["adapter"], "relay");
         // Raw mode: the client veth has client_ip too, so suites can act as a relay agent.
         let d = derived_params(&p, AdapterKind::Raw, &names);
