@@ -166,8 +166,8 @@ impl DnsView {
             }
             id::IP_SRC => ip(m.ip_src),
             id::IP_DST => ip(m.ip_dst),
-            id::UDP_SRC => m.src_port.and_then(|p| int(p)),
-            id::UDP_DST => m.dst_port.and_then(|p| int(p)),
+            id::UDP_SRC => m.src_port.and_then(int),
+            id::UDP_DST => m.dst_port.and_then(int),
             _ => None,
         }
     }

@@ -80,7 +80,7 @@ TYPES = [("A", 1), ("NS", 2), ("MD", 3), ("MF", 4), ("CNAME", 5), ("SOA", 6), ("
          ("NID", 104), ("L32", 105), ("L64", 106), ("LP", 107), ("EUI48", 108), ("EUI64", 109),
          ("URI", 256), ("CAA", 257), ("AVC", 258), ("DOA", 259), ("DLV", 32769), ("TYPE1000", 1000)]
 
-RCODE_TAGS = [("FORMERR", "formerr"), ("SERVFAIL", "servfail"), ("NXDOMAIN", "nxdomain"),
+RCODE_TAGS = [("NOERROR", "noerror"), ("FORMERR", "formerr"), ("SERVFAIL", "servfail"), ("NXDOMAIN", "nxdomain"),
               ("NOTIMP", "notimp"), ("REFUSED", "refused"), ("BADVERS", "badvers"),
               ("BADCOOKIE", "badcookie")]
 
