@@ -5,4 +5,5 @@
 pub mod exec;
 pub mod params;
 pub mod plan;
+pub mod replay;
 pub mod target;

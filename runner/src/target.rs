@@ -57,6 +57,9 @@ impl Target {
 
 /// Sets the target up.
 pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetError> {
+    if let Some(file) = spec.adapter.as_deref().and_then(|a| a.strip_prefix("pcap:")) {
+        return start_pcap(spec, file, protocol);
+    }
     if spec.udp.is_some() && (spec.target.is_some() || spec.iface.is_some()) {
         return Err(TargetError::Usage("--udp cannot be combined with --target or --iface".into()));
     }
@@ -129,13 +132,26 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
     }
 }
 
+/// `--adapter pcap:FILE`: an offline target whose captured server replies answer the run's
+/// requests (no lab, no server; parameters from suite defaults or `--param`).
+fn start_pcap(spec: &TargetSpec, file: &str, protocol: &str) -> Result<Target, TargetError> {
+    if spec.target.is_some() || spec.iface.is_some() || spec.udp.is_some() {
+        return Err(TargetError::Usage("--adapter pcap:FILE is a target of its own: drop --target, --iface and --udp".into()));
+    }
+    if file.is_empty() {
+        return Err(TargetError::Usage("--adapter pcap:FILE needs a capture file".into()));
+    }
+    let a = conform_adapters::pcap_replay::PcapAdapter::open(std::path::Path::new(file), protocol).map_err(|e| TargetError::Usage(e.to_string()))?;
+    Ok(Target { name: format!("pcap {file}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), lab: None })
+}
+
 fn parse_adapter(a: &str) -> Result<AdapterKind, TargetError> {
     Ok(match a {
         "raw" => AdapterKind::Raw,
         "relay" => AdapterKind::Relay,
         "tap" => AdapterKind::Tap,
         "udp" => AdapterKind::Udp,
-        other => return Err(TargetError::Usage(format!("unknown adapter `{other}`: raw, relay, tap, udp (or tcp for DNS)"))),
+        other => return Err(TargetError::Usage(format!("unknown adapter `{other}`: raw, relay, tap, udp, pcap:FILE (or tcp for DNS)"))),
     })
 }
 
