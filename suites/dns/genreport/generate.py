@@ -128,6 +128,8 @@ def case(name, group, kw, qid, conn, type_test=False):
             send[f"edns.option.{k}"] = f'"{v}"'
     if kw.get("tcp"):
         send["tcp.connection"] = conn
+    else:
+        send["transport"] = "udp"
     # ---- expectations (genreport's checks in process() order)
     exp_rc = "NOTIMP" if opcode else ("BADVERS" if version > 0 else "NOERROR")
     ok = {"opcode": opcode}
