@@ -135,11 +135,20 @@ for c in "${clients[@]}"; do
       capture dhcpcd 02:00:00:00:c1:03 dhcpcd -4 -B -1 -A -L -c /bin/true \
         -f /dev/null --nohook resolv.conf --nohook hostname eth0 || status=1 ;;
     networkd)
-      if [ -x /lib/systemd/systemd-networkd ] && [ "$(ps -p 1 -o comm=)" = systemd ]; then
-        echo "capture-clients: networkd needs its own systemd instance; not automated yet" >&2
-      else
-        echo "capture-clients: networkd skipped: systemd-networkd needs systemd as PID 1 (here: $(ps -p 1 -o comm=))" >&2
-      fi ;;
+      # systemd-networkd without systemd as PID 1: in a private mount namespace with its own
+      # .network file and /run/systemd, and /sys read-only so that it does not wait for udev
+      # (udev_available() is false on a read-only /sys, as in containers).
+      nw=/lib/systemd/systemd-networkd
+      if [ ! -x "$nw" ] || ! id systemd-network >/dev/null 2>&1; then
+        echo "capture-clients: networkd skipped: systemd-networkd is not installed (apt-get install systemd)" >&2
+        continue
+      fi
+      mkdir -p "$tmp/network"
+      printf '[Match]\nName=eth0\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' > "$tmp/network/10-eth0.network"
+      capture networkd 02:00:00:00:c1:04 unshare -m sh -c "mount --bind $tmp/network /etc/systemd/network \
+        && mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/netif \
+        && chown systemd-network /run/systemd/netif && mount -o remount,ro,bind /sys \
+        && exec $nw" || status=1 ;;
     *) echo "capture-clients: unknown client $c" >&2; status=2 ;;
   esac
 done
