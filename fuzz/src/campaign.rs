@@ -170,11 +170,13 @@ pub fn rng_for(seed: u64, index: u64) -> TestRng {
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
-fn runner_config(shrink_iters: u32, shrink_time: Duration) -> Config {
+/// proptest's own limits stay out of the way (they print a notice when hit); the campaign
+/// enforces its budget in the test closure instead.
+fn runner_config() -> Config {
     Config {
         failure_persistence: None,
-        max_shrink_iters: shrink_iters,
-        max_shrink_time: shrink_time.as_millis().min(u128::from(u32::MAX)) as u32,
+        max_shrink_iters: u32::MAX,
+        max_shrink_time: 0,
         ..Config::default()
     }
 }
@@ -271,6 +273,19 @@ pub fn polish_candidates(c: &FuzzCase) -> Vec<FuzzCase> {
         x.chaddr = [2, 0, 0, 0, 0, 1];
         v.push(x);
     }
+    // Option data: keep the first half, or the second half.
+    for (i, o) in c.options.iter().enumerate() {
+        if let crate::case::Val::Bytes(b) = &o.val {
+            if b.len() >= 2 {
+                let h = b.len() / 2;
+                for part in [&b[..h], &b[h..]] {
+                    let mut x = c.clone();
+                    x.options[i].val = crate::case::Val::Bytes(part.to_vec());
+                    v.push(x);
+                }
+            }
+        }
+    }
     v
 }
 
@@ -322,10 +337,7 @@ impl<'a> Campaign<'a> {
     }
 
     fn tree(&self, index: u64) -> (TestRunner, Box<dyn ValueTree<Value = FuzzCase>>) {
-        let mut r = TestRunner::new_with_rng(
-            runner_config(self.cfg.shrink_iters, self.cfg.shrink_time),
-            rng_for(self.cfg.seed, index),
-        );
+        let mut r = TestRunner::new_with_rng(runner_config(), rng_for(self.cfg.seed, index));
         match self.strategy.new_tree(&mut r) {
             Ok(t) => (r, t),
             Err(e) => panic!("the fuzz strategy rejected its own input: {e}"),
@@ -343,6 +355,8 @@ impl<'a> Campaign<'a> {
         let original = tree.current();
         let steps = Cell::new(0u32);
         let budget = self.cfg.shrink_iters;
+        let started = Instant::now();
+        let over = || steps.get() > budget || started.elapsed() > self.cfg.shrink_time;
         let harness: RefCell<Option<ExecError>> = RefCell::new(None);
         // The smallest case seen failing: proptest's tree ends there too, but a budget cut
         // may leave the tree between a failing and a passing value.
@@ -350,7 +364,7 @@ impl<'a> Campaign<'a> {
         let res = runner.run_one(tree, |case: FuzzCase| {
             // Past the budget every step passes without touching the network, so proptest
             // winds back to the last failing value quickly.
-            if self.stopped() || harness.borrow().is_some() || steps.get() > budget {
+            if self.stopped() || harness.borrow().is_some() || over() {
                 return Ok(());
             }
             let n = steps.get();
@@ -379,32 +393,24 @@ impl<'a> Campaign<'a> {
             });
         };
         // A structural pass on top of proptest's: whole mutations, options and header
-        // oddities out, one at a time, each kept only when the server still shows it.
+        // oddities out, option data halved, one change at a time, each kept only when the
+        // server still shows the same misbehaviour. Restarts from the new best after each
+        // success; the budget is shared with proptest's phase.
         let mut best = minimal;
         let mut n = steps.get();
-        for cand in polish_candidates(&best) {
-            if self.stopped() || n >= budget.saturating_mul(2) {
-                break;
+        let limit = budget.saturating_add(budget / 2);
+        'round: loop {
+            for cand in polish_candidates(&best) {
+                if self.stopped() || n >= limit || started.elapsed() > self.cfg.shrink_time {
+                    break 'round;
+                }
+                n += 1;
+                if test(&cand, n)?.is_some() {
+                    best = cand;
+                    continue 'round;
+                }
             }
-            if cand.mutations.len() > best.mutations.len()
-                || cand.options.len() > best.options.len()
-            {
-                continue;
-            }
-            n += 1;
-            if test(&cand, n)?.is_some() {
-                best = cand;
-            }
-        }
-        // Candidates were derived from the first minimal; a second round catches the rest.
-        for cand in polish_candidates(&best) {
-            if self.stopped() || n >= budget.saturating_mul(2) {
-                break;
-            }
-            n += 1;
-            if test(&cand, n)?.is_some() {
-                best = cand;
-            }
+            break;
         }
         Ok(Shrunk {
             confirmed: true,
@@ -448,6 +454,12 @@ impl<'a> Campaign<'a> {
             ));
         }
         let settle = self.cfg.confirm_settle;
+        // While shrinking, a silent server is judged on one shorter canary wait: a hang costs
+        // a quarter of the timeout per step instead of four times it. The re-checks below use
+        // the full timeouts again.
+        let full = exec.cfg;
+        exec.cfg.canary_timeout = (full.canary_timeout / 4).max(Duration::from_millis(100));
+        exec.cfg.retry_timeout = Duration::ZERO;
         let cell = RefCell::new(&mut *exec);
         let shrunk = self.shrink(index, &|case, n| {
             let mut ex = cell.borrow_mut();
@@ -455,6 +467,7 @@ impl<'a> Campaign<'a> {
             Ok(Self::probe(&mut ex, case, &sig, s)?.0.map(|v| v.detail))
         })?;
         let exec = cell.into_inner();
+        exec.cfg = full;
         // Re-check the minimal case with late replies counted, and keep its frames.
         exec.record = true;
         let mut reproduced = 0;

@@ -28,7 +28,7 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 pub struct ExecConfig {
     /// How long each canary reply may take before the server is suspected.
     pub canary_timeout: Duration,
-    /// The second chance a silent server gets before it is declared hung.
+    /// The second chance a silent server gets before it is declared hung (0: none).
     pub retry_timeout: Duration,
     /// Extra time to collect late replies after the canary (0 in the campaign loop).
     pub settle: Duration,
@@ -181,7 +181,11 @@ impl Executor {
 
     /// Checks the server answers a canary at all: before a campaign, and after a restart.
     pub fn baseline(&mut self) -> Result<(), ExecError> {
-        let t = self.cfg.retry_timeout;
+        let t = self
+            .cfg
+            .retry_timeout
+            .max(self.cfg.canary_timeout)
+            .max(Duration::from_secs(1));
         let rt = self.rt.clone();
         let c = rt.block_on(async {
             self.drain()?;
@@ -255,8 +259,20 @@ impl Executor {
         want: impl Fn(&Incoming) -> bool,
     ) -> Result<Option<Incoming>, ExecError> {
         loop {
-            let r = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await;
+            // A managed server is checked every 20 ms while we wait: a crashed server is
+            // known at once instead of after the whole timeout.
+            let slice = match &self.lab {
+                Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
+                None => deadline,
+            };
+            let r = tokio::time::timeout_at(slice.into(), self.rx.recv()).await;
             let inc = match r {
+                Err(_) if slice < deadline => {
+                    if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {
+                        return Ok(None);
+                    }
+                    continue;
+                }
                 Err(_) => return Ok(None),
                 Ok(Ok(i)) => i,
                 Ok(Err(RecvError::Lagged(_))) => continue,
@@ -368,7 +384,17 @@ impl Executor {
         let mut liveness = None;
         if !c.ok {
             liveness = self.process_violation();
-            if liveness.is_none() {
+            if liveness.is_none() && self.cfg.retry_timeout.is_zero() {
+                liveness = Some(Violation::new(
+                    Oracle::Hang,
+                    "",
+                    format!(
+                        "the server runs but a fresh client got no {} within {} ms",
+                        c.stage,
+                        t.as_millis()
+                    ),
+                ));
+            } else if liveness.is_none() {
                 let first = c.stage;
                 c = self
                     .canary(self.cfg.retry_timeout, Some(xid), &mut replies, &mut frames)

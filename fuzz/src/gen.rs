@@ -104,6 +104,25 @@ fn maybe<T: std::fmt::Debug + Clone + 'static>(
         .boxed()
 }
 
+/// Random octets in `lo..=hi` of a length in `len`: the length shrinks (toward the
+/// shortest), the content does not (it comes from a seed).
+fn bytes(len: std::ops::RangeInclusive<usize>, lo: u8, hi: u8) -> BoxedStrategy<Vec<u8>> {
+    (len, any::<u64>().no_shrink())
+        .prop_map(move |(n, mut seed)| {
+            let span = u64::from(hi - lo) + 1;
+            (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let mut z = seed;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                    lo + ((z ^ (z >> 31)) % span) as u8
+                })
+                .collect()
+        })
+        .boxed()
+}
+
 fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![
         50 => Just(Kind::Discover),
@@ -207,20 +226,20 @@ pub fn client_id() -> BoxedStrategy<Val> {
             v.extend(s);
             Val::Bytes(v)
         }),
-        4 => (2u8..=254, vec(any::<u8>(), 1..16)).no_shrink().prop_map(|(t, d)| {
+        4 => (2u8..=254, bytes(1..=15, 0, 255)).prop_map(|(t, d)| {
             let mut v = vec![t];
             v.extend(d);
             Val::Bytes(v)
         }),
         // Type 1 with a length other than 7.
-        2 => vec(any::<u8>(), 1..12).no_shrink().prop_map(|d| {
+        2 => bytes(1..=11, 0, 255).prop_map(|d| {
             let mut v = vec![1];
             v.extend(d);
             Val::Bytes(v)
         }),
         1 => Just(Val::Bytes(vec![])),
         1 => any::<u8>().no_shrink().prop_map(|t| Val::Bytes(vec![t])),
-        1 => vec(any::<u8>(), 2..=255).no_shrink().prop_map(Val::Bytes),
+        1 => bytes(2..=255, 0, 255).prop_map(Val::Bytes),
         1 => vec(any::<u8>(), 255..=255).no_shrink().prop_map(Val::Bytes),
     ]
     .boxed()
@@ -229,8 +248,8 @@ pub fn client_id() -> BoxedStrategy<Val> {
 fn prl(profile: &'static ClientProfile) -> BoxedStrategy<Vec<u8>> {
     prop_oneof![
         20 => Just(profile.prl.to_vec()),
-        3 => vec(1u8..=254, 1..24).no_shrink(),
-        1 => vec(any::<u8>(), 65..=255).no_shrink(),
+        3 => bytes(1..=23, 1, 254),
+        1 => bytes(65..=255, 0, 255),
         1 => Just(vec![]),
         1 => Just(vec![1, 3, 6, 54, 51, 1, 3]),
     ]
