@@ -12,15 +12,15 @@
 
 use crate::adapter::{Adapter, AdapterError, Incoming};
 use async_trait::async_trait;
-use conform_codec::dhcp::raw::{Entry, RawOption, Repr, MIN_LEN};
+use conform_codec::dhcp::raw::{Entry, Repr, MIN_LEN};
 use conform_codec::frame::{
     parse_link_frame, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW,
 };
 use conform_codec::Datagram;
+use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::Block;
 use pcap_file::pcapng::PcapNgParser;
-use pcap_file::pcap::PcapParser;
-use pcap_file::{Endianness, PcapError};
+use pcap_file::PcapError;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -103,14 +103,31 @@ pub fn parse_trace(file: &Path, bytes: &[u8], filter: &PortFilter) -> Result<Tra
         message,
     };
     if bytes.is_empty() {
-        return Err(err(None, "the file is empty (not a pcap or pcapng capture)".into()));
+        return Err(err(
+            None,
+            "the file is empty (not a pcap or pcapng capture)".into(),
+        ));
     }
     if bytes.len() < 4 {
-        return Err(err(None, format!("the file is {} bytes long: too short for a pcap or pcapng header", bytes.len())));
+        return Err(err(
+            None,
+            format!(
+                "the file is {} bytes long: too short for a pcap or pcapng header",
+                bytes.len()
+            ),
+        ));
     }
     let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    let mut trace = Trace { file: file.to_path_buf(), packets: Vec::new(), total: 0, cut_skipped: 0 };
-    let mut sink = Sink { filter, trace: &mut trace };
+    let mut trace = Trace {
+        file: file.to_path_buf(),
+        packets: Vec::new(),
+        total: 0,
+        cut_skipped: 0,
+    };
+    let mut sink = Sink {
+        filter,
+        trace: &mut trace,
+    };
     match magic {
         0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 => read_pcap(bytes, &mut sink).map_err(|(p, m)| err(p, m))?,
         0x0a0d_0d0a => read_pcapng(bytes, &mut sink).map_err(|(p, m)| err(p, m))?,
@@ -145,8 +162,18 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     /// Takes one packet record (`number` already counted).
-    fn packet(&mut self, number: usize, linktype: u32, ts: Duration, data: &[u8], orig_len: u32) -> Result<(), ReadError> {
-        if !matches!(linktype, LINKTYPE_ETHERNET | LINKTYPE_RAW | LINKTYPE_LINUX_SLL | LINKTYPE_LINUX_SLL2) {
+    fn packet(
+        &mut self,
+        number: usize,
+        linktype: u32,
+        ts: Duration,
+        data: &[u8],
+        orig_len: u32,
+    ) -> Result<(), ReadError> {
+        if !matches!(
+            linktype,
+            LINKTYPE_ETHERNET | LINKTYPE_RAW | LINKTYPE_LINUX_SLL | LINKTYPE_LINUX_SLL2
+        ) {
             return Err((
                 Some(number),
                 format!(
@@ -246,13 +273,16 @@ fn peek_udp_ports(linktype: u32, f: &[u8]) -> Option<(u16, u16)> {
 
 fn pcap_error(e: &PcapError, what: &str) -> String {
     match e {
-        PcapError::IncompleteBuffer => format!("the file ends inside this {what} (truncated capture)"),
+        PcapError::IncompleteBuffer => {
+            format!("the file ends inside this {what} (truncated capture)")
+        }
         other => format!("corrupt {what}: {other}"),
     }
 }
 
 fn read_pcap(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ReadError> {
-    let (mut rest, parser) = PcapParser::new(bytes).map_err(|e| (None, pcap_error(&e, "pcap file header")))?;
+    let (mut rest, parser) =
+        PcapParser::new(bytes).map_err(|e| (None, pcap_error(&e, "pcap file header")))?;
     let header = parser.header();
     let linktype = u32::from(header.datalink);
     let nanos = header.ts_resolution == pcap_file::TsResolution::NanoSecond;
@@ -272,7 +302,10 @@ fn read_pcap(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ReadError> {
         if raw.incl_len > raw.orig_len {
             return Err((
                 Some(n),
-                format!("corrupt packet record: captured length {} exceeds the original length {}", raw.incl_len, raw.orig_len),
+                format!(
+                    "corrupt packet record: captured length {} exceeds the original length {}",
+                    raw.incl_len, raw.orig_len
+                ),
             ));
         }
         if snaplen != 0 && raw.incl_len > snaplen.max(65_535) {
@@ -281,7 +314,11 @@ fn read_pcap(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ReadError> {
                 format!("corrupt packet record: captured length {} exceeds the file's snaplen {snaplen}", raw.incl_len),
             ));
         }
-        let frac = if nanos { raw.ts_frac } else { raw.ts_frac.saturating_mul(1000) };
+        let frac = if nanos {
+            raw.ts_frac
+        } else {
+            raw.ts_frac.saturating_mul(1000)
+        };
         let ts = Duration::new(u64::from(raw.ts_sec), frac.min(999_999_999));
         sink.packet(n, linktype, ts, &raw.data, raw.orig_len)?;
     }
@@ -289,8 +326,8 @@ fn read_pcap(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ReadError> {
 }
 
 fn read_pcapng(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ReadError> {
-    let (mut rest, mut parser) = PcapNgParser::new(bytes).map_err(|e| (None, pcap_error(&e, "pcapng section header block")))?;
-    let _ = Endianness::Big;
+    let (mut rest, mut parser) = PcapNgParser::new(bytes)
+        .map_err(|e| (None, pcap_error(&e, "pcapng section header block")))?;
     let mut n = 0usize;
     while !rest.is_empty() {
         // A block that fails to parse is reported as the next packet (the usual corruption is
@@ -309,7 +346,12 @@ fn read_pcapng(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), ReadError> {
         let (iface, ts, data, orig_len) = match block {
             Block::EnhancedPacket(p) => (Some(p.interface_id), p.timestamp, p.data, p.original_len),
             Block::SimplePacket(p) => (Some(0), Duration::ZERO, p.data, p.original_len),
-            Block::Packet(p) => (Some(u32::from(p.interface_id)), Duration::from_micros(p.timestamp), p.data, p.original_len),
+            Block::Packet(p) => (
+                Some(u32::from(p.interface_id)),
+                Duration::from_micros(p.timestamp),
+                p.data,
+                p.original_len,
+            ),
             _ => (None, Duration::ZERO, Default::default(), 0),
         };
         let Some(iface) = iface else { continue };
@@ -409,13 +451,21 @@ pub fn exchanges(trace: &Trace, rules: &dyn TraceRules) -> Result<Exchanges, Tra
             Role::Request => {
                 if let Some(&i) = open.get(&c.pair) {
                     let e = &mut out.exchanges[i];
-                    if e.replies.is_empty() && e.req.subkind == c.subkind && e.request.datagram.payload.len() == p.datagram.payload.len() {
+                    if e.replies.is_empty()
+                        && e.req.subkind == c.subkind
+                        && e.request.datagram.payload.len() == p.datagram.payload.len()
+                    {
                         e.retransmissions.push(p.number);
                         continue;
                     }
                 }
                 open.insert(c.pair.clone(), out.exchanges.len());
-                out.exchanges.push(Exchange { request: p.clone(), req: c, replies: Vec::new(), retransmissions: Vec::new() });
+                out.exchanges.push(Exchange {
+                    request: p.clone(),
+                    req: c,
+                    replies: Vec::new(),
+                    retransmissions: Vec::new(),
+                });
             }
             Role::Reply => match open.get(&c.pair) {
                 Some(&i) => out.exchanges[i].replies.push((p.clone(), c)),
@@ -449,7 +499,10 @@ fn dhcp_type_name(t: u8) -> String {
 }
 
 fn mac_text(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl DhcpRules {
@@ -480,7 +533,10 @@ impl TraceRules for DhcpRules {
     }
 
     fn filter(&self) -> PortFilter {
-        PortFilter { what: "DHCP", ports: vec![67, 68] }
+        PortFilter {
+            what: "DHCP",
+            ports: vec![67, 68],
+        }
     }
 
     fn classify(&self, d: &Datagram) -> Result<Classified, String> {
@@ -503,11 +559,19 @@ impl TraceRules for DhcpRules {
         let role = match r.op {
             1 => Role::Request,
             2 => Role::Reply,
-            op => return Err(format!("not a DHCP message: op {op} (1 BOOTREQUEST or 2 BOOTREPLY)")),
+            op => {
+                return Err(format!(
+                    "not a DHCP message: op {op} (1 BOOTREQUEST or 2 BOOTREPLY)"
+                ))
+            }
         };
         let kind = Self::message_type(&r);
         let subkind = if kind == "REQUEST" {
-            let state = match (opt(&r, 54).is_some(), opt(&r, 50).is_some(), r.ciaddr.is_unspecified()) {
+            let state = match (
+                opt(&r, 54).is_some(),
+                opt(&r, 50).is_some(),
+                r.ciaddr.is_unspecified(),
+            ) {
                 (true, _, _) => "selecting",
                 (false, true, _) => "init-reboot",
                 (false, false, false) => "renewing",
@@ -524,7 +588,14 @@ impl TraceRules for DhcpRules {
         if role == Role::Reply && !r.yiaddr.is_unspecified() {
             summary.push_str(&format!(" yiaddr={}", r.yiaddr));
         }
-        Ok(Classified { role, kind, subkind, pair, client: hw, summary })
+        Ok(Classified {
+            role,
+            kind,
+            subkind,
+            pair,
+            client: hw,
+            summary,
+        })
     }
 
     fn rewrite_reply(&self, reply: &Datagram, captured: &Datagram, live: &Datagram) -> Datagram {
@@ -554,7 +625,10 @@ impl TraceRules for DhcpRules {
         // Addresses of the captured request (ciaddr, giaddr, requested IP) map to the live
         // request's; a reply field holding a mapped address gets the live one.
         let mut map: Vec<(Ipv4Addr, Ipv4Addr)> = Vec::new();
-        let ip4 = |b: Option<Vec<u8>>| b.and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok()).map(Ipv4Addr::from);
+        let ip4 = |b: Option<Vec<u8>>| {
+            b.and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+                .map(Ipv4Addr::from)
+        };
         for (a, b) in [(c.ciaddr, l.ciaddr), (c.giaddr, l.giaddr)] {
             if !a.is_unspecified() && !b.is_unspecified() {
                 map.push((a, b));
@@ -566,7 +640,12 @@ impl TraceRules for DhcpRules {
         if let (Some(a), true) = (ip4(opt(&c, 50)), !l.ciaddr.is_unspecified()) {
             map.push((a, l.ciaddr));
         }
-        let remap = |a: Ipv4Addr| map.iter().find(|(x, _)| *x == a).map(|(_, y)| *y).unwrap_or(a);
+        let remap = |a: Ipv4Addr| {
+            map.iter()
+                .find(|(x, _)| *x == a)
+                .map(|(_, y)| *y)
+                .unwrap_or(a)
+        };
         for f in [Addr::Ciaddr, Addr::Yiaddr, Addr::Giaddr] {
             let slot = match f {
                 Addr::Ciaddr => &mut r.ciaddr,
@@ -581,7 +660,9 @@ impl TraceRules for DhcpRules {
         // Echoed options (client identifier, relay agent information): a reply copy of the
         // captured request's option becomes a copy of the live request's (or is dropped).
         for code in [61u8, 82] {
-            let (Some(rv), Some(cv)) = (opt(&r, code), opt(&c, code)) else { continue };
+            let (Some(rv), Some(cv)) = (opt(&r, code), opt(&c, code)) else {
+                continue;
+            };
             if rv != cv {
                 continue;
             }
@@ -593,7 +674,11 @@ impl TraceRules for DhcpRules {
                     Entry::Option(o) if o.code == code => {
                         if !done {
                             if let Some(v) = &lv {
-                                entries.extend(conform_codec::dhcp::raw::split_option(code, v).into_iter().map(Entry::Option));
+                                entries.extend(
+                                    conform_codec::dhcp::raw::split_option(code, v)
+                                        .into_iter()
+                                        .map(Entry::Option),
+                                );
                             }
                             done = true;
                         }
@@ -603,7 +688,6 @@ impl TraceRules for DhcpRules {
             }
             r.options.entries = entries;
         }
-        let _ = RawOption::new;
         let mut out = reply.clone();
         out.payload = r.to_bytes();
         // Lower layers: the reply went to the captured client; it now goes to the live one.
@@ -613,14 +697,16 @@ impl TraceRules for DhcpRules {
         }
         if let Some(IpAddr::V4(a)) = m.ip_dst {
             let b = remap(a);
-            m.ip_dst = Some(IpAddr::V4(if captured.meta.ip_src == Some(IpAddr::V4(a)) && !a.is_unspecified() {
-                match live.meta.ip_src {
-                    Some(IpAddr::V4(x)) if !x.is_unspecified() => x,
-                    _ => b,
-                }
-            } else {
-                b
-            }));
+            m.ip_dst = Some(IpAddr::V4(
+                if captured.meta.ip_src == Some(IpAddr::V4(a)) && !a.is_unspecified() {
+                    match live.meta.ip_src {
+                        Some(IpAddr::V4(x)) if !x.is_unspecified() => x,
+                        _ => b,
+                    }
+                } else {
+                    b
+                },
+            ));
         }
         if m.dst_port.is_some() && m.dst_port == captured.meta.src_port {
             m.dst_port = live.meta.src_port.or(m.dst_port);
@@ -703,11 +789,23 @@ impl PcapAdapter {
             }
             let req = Arc::new(e.request.datagram);
             let group = |replies: &[(TracePacket, Classified)]| -> Vec<Answer> {
-                replies.iter().map(|(p, _)| Answer { request: req.clone(), reply: p.datagram.clone() }).collect()
+                replies
+                    .iter()
+                    .map(|(p, _)| Answer {
+                        request: req.clone(),
+                        reply: p.datagram.clone(),
+                    })
+                    .collect()
             };
             replies += e.replies.len();
-            by_kind.entry(e.req.kind.clone()).or_default().push(group(&e.replies));
-            by_subkind.entry(e.req.subkind.clone()).or_default().push(group(&e.replies));
+            by_kind
+                .entry(e.req.kind.clone())
+                .or_default()
+                .push(group(&e.replies));
+            by_subkind
+                .entry(e.req.subkind.clone())
+                .or_default()
+                .push(group(&e.replies));
         }
         if replies == 0 {
             return Err(TraceError {
@@ -724,7 +822,11 @@ impl PcapAdapter {
         Ok(PcapAdapter {
             file: trace.file.clone(),
             rules,
-            book: Book { by_subkind, by_kind, cursors: Mutex::new(HashMap::new()) },
+            book: Book {
+                by_subkind,
+                by_kind,
+                cursors: Mutex::new(HashMap::new()),
+            },
             replies,
             tx,
             seq: AtomicU64::new(0),
@@ -741,11 +843,15 @@ impl PcapAdapter {
 impl Adapter for PcapAdapter {
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
         // A request the rules cannot read gets no answer, as from a server that drops it.
-        let Ok(c) = self.rules.classify(d) else { return Ok(()) };
+        let Ok(c) = self.rules.classify(d) else {
+            return Ok(());
+        };
         if c.role != Role::Request {
             return Ok(());
         }
-        let Some(group) = self.book.pick(&c.subkind, &c.kind) else { return Ok(()) };
+        let Some(group) = self.book.pick(&c.subkind, &c.kind) else {
+            return Ok(());
+        };
         for a in group {
             let reply = self.rules.rewrite_reply(&a.reply, &a.request, d);
             let _ = self.tx.send(Incoming {
@@ -762,6 +868,10 @@ impl Adapter for PcapAdapter {
     }
 
     fn describe(&self) -> String {
-        format!("pcap {} ({} captured replies)", self.file.display(), self.replies)
+        format!(
+            "pcap {} ({} captured replies)",
+            self.file.display(),
+            self.replies
+        )
     }
 }

@@ -17,9 +17,17 @@ const CLIENT: [u8; 6] = [0x02, 0, 0, 0, 0xc1, 0x01];
 const SERVER: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x01];
 
 fn dhcp(op: u8, xid: u32, mac: [u8; 6], yiaddr: Ipv4Addr, opts: &[(u8, &[u8])]) -> Vec<u8> {
-    let mut r = Repr { op, xid, yiaddr, ..Repr::default() };
+    let mut r = Repr {
+        op,
+        xid,
+        yiaddr,
+        ..Repr::default()
+    };
     r.chaddr[..6].copy_from_slice(&mac);
-    r.options.entries = opts.iter().map(|(c, d)| Entry::Option(RawOption::new(*c, d.to_vec()))).collect();
+    r.options.entries = opts
+        .iter()
+        .map(|(c, d)| Entry::Option(RawOption::new(*c, d.to_vec())))
+        .collect();
     r.options.end = true;
     let mut b = r.to_bytes();
     b.resize(b.len().max(300), 0);
@@ -28,9 +36,23 @@ fn dhcp(op: u8, xid: u32, mac: [u8; 6], yiaddr: Ipv4Addr, opts: &[(u8, &[u8])]) 
 
 fn frame(payload: Vec<u8>, request: bool) -> Vec<u8> {
     let (es, ed, is, id, sp, dp) = if request {
-        (CLIENT, [0xff; 6], Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, 68, 67)
+        (
+            CLIENT,
+            [0xff; 6],
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::BROADCAST,
+            68,
+            67,
+        )
     } else {
-        (SERVER, CLIENT, Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 150), 67, 68)
+        (
+            SERVER,
+            CLIENT,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(192, 0, 2, 150),
+            67,
+            68,
+        )
     };
     build_udp_frame(&Datagram {
         payload,
@@ -55,10 +77,58 @@ fn dora() -> Vec<Vec<u8>> {
     let sid: &[u8] = &[192, 0, 2, 1];
     let z = Ipv4Addr::UNSPECIFIED;
     vec![
-        frame(dhcp(1, 0x1111, CLIENT, z, &[(53, &[1]), (61, cid), (55, &[1, 3])]), true),
-        frame(dhcp(2, 0x1111, CLIENT, OFFERED, &[(53, &[2]), (54, sid), (51, &[0, 0, 14, 16]), (61, cid), (1, &[255, 255, 255, 0])]), false),
-        frame(dhcp(1, 0x1111, CLIENT, z, &[(53, &[3]), (61, cid), (54, sid), (50, &OFFERED.octets())]), true),
-        frame(dhcp(2, 0x1111, CLIENT, OFFERED, &[(53, &[5]), (54, sid), (51, &[0, 0, 14, 16]), (61, cid), (1, &[255, 255, 255, 0])]), false),
+        frame(
+            dhcp(
+                1,
+                0x1111,
+                CLIENT,
+                z,
+                &[(53, &[1]), (61, cid), (55, &[1, 3])],
+            ),
+            true,
+        ),
+        frame(
+            dhcp(
+                2,
+                0x1111,
+                CLIENT,
+                OFFERED,
+                &[
+                    (53, &[2]),
+                    (54, sid),
+                    (51, &[0, 0, 14, 16]),
+                    (61, cid),
+                    (1, &[255, 255, 255, 0]),
+                ],
+            ),
+            false,
+        ),
+        frame(
+            dhcp(
+                1,
+                0x1111,
+                CLIENT,
+                z,
+                &[(53, &[3]), (61, cid), (54, sid), (50, &OFFERED.octets())],
+            ),
+            true,
+        ),
+        frame(
+            dhcp(
+                2,
+                0x1111,
+                CLIENT,
+                OFFERED,
+                &[
+                    (53, &[5]),
+                    (54, sid),
+                    (51, &[0, 0, 14, 16]),
+                    (61, cid),
+                    (1, &[255, 255, 255, 0]),
+                ],
+            ),
+            false,
+        ),
     ]
 }
 
@@ -82,7 +152,13 @@ fn pcap(linktype: u32, packets: &[(Vec<u8>, u32)]) -> Vec<u8> {
 }
 
 fn full(frames: Vec<Vec<u8>>) -> Vec<(Vec<u8>, u32)> {
-    frames.into_iter().map(|f| { let n = f.len() as u32; (f, n) }).collect()
+    frames
+        .into_iter()
+        .map(|f| {
+            let n = f.len() as u32;
+            (f, n)
+        })
+        .collect()
 }
 
 /// A pcapng file: SHB, one IDB, an EPB per frame.
@@ -125,14 +201,19 @@ fn filter() -> PortFilter {
 }
 
 fn err_of(name: &str, bytes: &[u8]) -> String {
-    parse_trace(Path::new(name), bytes, &filter()).expect_err("must be rejected").to_string()
+    parse_trace(Path::new(name), bytes, &filter())
+        .expect_err("must be rejected")
+        .to_string()
 }
 
 #[test]
 fn reads_pcap_and_pcapng_dora() {
     let t = parse_trace(Path::new("a.pcap"), &pcap(1, &full(dora())), &filter()).unwrap();
     assert_eq!(t.packets.len(), 4);
-    assert_eq!(t.packets.iter().map(|p| p.number).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        t.packets.iter().map(|p| p.number).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
     assert_eq!(t.packets[0].ts.as_secs(), 1_700_000_000);
     let t = parse_trace(Path::new("a.pcapng"), &pcapng(1, &dora()), &filter()).unwrap();
     assert_eq!(t.packets.len(), 4);
@@ -228,7 +309,10 @@ fn corrupt_records_name_the_packet() {
 #[test]
 fn unknown_link_type_is_named() {
     let e = err_of("wifi.pcap", &pcap(105, &full(dora())));
-    assert!(e.starts_with("wifi.pcap: packet 1: link type 105 (IEEE 802.11) is not supported"), "{e}");
+    assert!(
+        e.starts_with("wifi.pcap: packet 1: link type 105 (IEEE 802.11) is not supported"),
+        "{e}"
+    );
     let e = err_of("odd.pcapng", &pcapng(147, &dora()));
     assert!(e.starts_with("odd.pcapng: packet 1: link type 147"), "{e}");
 }
@@ -266,7 +350,10 @@ fn capture_without_dhcp_is_an_error() {
         a
     };
     let e = err_of("dns.pcap", &pcap(1, &full(vec![arp, dns])));
-    assert_eq!(e, "dns.pcap: no DHCP packets in the capture (2 packet(s), none UDP on port 67 or 68)");
+    assert_eq!(
+        e,
+        "dns.pcap: no DHCP packets in the capture (2 packet(s), none UDP on port 67 or 68)"
+    );
 }
 
 #[test]
@@ -276,18 +363,29 @@ fn malformed_dhcp_packets_name_the_packet() {
     f[2] = frame(vec![1; 12], true);
     let t = parse_trace(Path::new("short.pcap"), &pcap(1, &full(f)), &filter()).unwrap();
     let e = exchanges(&t, &DhcpRules).unwrap_err().to_string();
-    assert!(e.starts_with("short.pcap: packet 3: not a DHCP message: a UDP payload of 12 bytes"), "{e}");
+    assert!(
+        e.starts_with("short.pcap: packet 3: not a DHCP message: a UDP payload of 12 bytes"),
+        "{e}"
+    );
     // An IPv4 total length beyond the frame.
     let mut f = dora();
     f[1][16] = 0x0f;
     let e = err_of("badip.pcap", &pcap(1, &full(f)));
-    assert!(e.starts_with("badip.pcap: packet 2: malformed DHCP packet"), "{e}");
+    assert!(
+        e.starts_with("badip.pcap: packet 2: malformed DHCP packet"),
+        "{e}"
+    );
 }
 
 #[test]
 fn missing_file_is_named() {
-    let e = read_trace(Path::new("/nonexistent/x.pcap"), &filter()).unwrap_err().to_string();
-    assert!(e.starts_with("/nonexistent/x.pcap: cannot read the capture"), "{e}");
+    let e = read_trace(Path::new("/nonexistent/x.pcap"), &filter())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("/nonexistent/x.pcap: cannot read the capture"),
+        "{e}"
+    );
 }
 
 fn request(xid: u32, mac: [u8; 6], opts: &[(u8, &[u8])]) -> Datagram {
@@ -326,19 +424,40 @@ async fn pcap_adapter_answers_with_rewritten_captured_replies() {
     let mac = [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee];
     let mut cid = vec![1];
     cid.extend_from_slice(&mac);
-    a.send(&request(0xdead_beef, mac, &[(53, &[1]), (61, &cid)])).await.unwrap();
+    a.send(&request(0xdead_beef, mac, &[(53, &[1]), (61, &cid)]))
+        .await
+        .unwrap();
     let offer = rx.try_recv().expect("an OFFER").datagram;
     let r = Repr::parse(&offer.payload);
     assert_eq!(r.op, 2);
     assert_eq!(r.xid, 0xdead_beef);
     assert_eq!(&r.chaddr[..6], &mac);
     assert_eq!(r.aggregate(53), Some(vec![2]));
-    assert_eq!(r.aggregate(61), Some(cid.clone()), "client-id echo follows the sent identifier");
-    assert_eq!(offer.meta.eth_dst, Some(mac), "unicast to the captured client becomes unicast to this one");
+    assert_eq!(
+        r.aggregate(61),
+        Some(cid.clone()),
+        "client-id echo follows the sent identifier"
+    );
+    assert_eq!(
+        offer.meta.eth_dst,
+        Some(mac),
+        "unicast to the captured client becomes unicast to this one"
+    );
     assert_eq!(r.yiaddr, OFFERED);
     // A REQUEST for another address: the captured ACK's yiaddr follows the requested address.
     let want = Ipv4Addr::new(192, 0, 2, 177);
-    a.send(&request(0x0102_0304, mac, &[(53, &[3]), (61, &cid), (54, &[192, 0, 2, 1]), (50, &want.octets())])).await.unwrap();
+    a.send(&request(
+        0x0102_0304,
+        mac,
+        &[
+            (53, &[3]),
+            (61, &cid),
+            (54, &[192, 0, 2, 1]),
+            (50, &want.octets()),
+        ],
+    ))
+    .await
+    .unwrap();
     let ack = rx.try_recv().expect("an ACK").datagram;
     let r = Repr::parse(&ack.payload);
     assert_eq!(r.aggregate(53), Some(vec![5]));
@@ -353,7 +472,12 @@ async fn pcap_adapter_answers_with_rewritten_captured_replies() {
     a.send(&request(8, mac, &[(53, &[8])])).await.unwrap();
     assert!(rx.try_recv().is_err(), "nothing answers an INFORM");
     // Not a DHCP request at all: silence, no error.
-    a.send(&Datagram { payload: vec![1, 2, 3], meta: Meta::default() }).await.unwrap();
+    a.send(&Datagram {
+        payload: vec![1, 2, 3],
+        meta: Meta::default(),
+    })
+    .await
+    .unwrap();
     assert!(rx.try_recv().is_err());
 }
 
@@ -361,16 +485,29 @@ async fn pcap_adapter_answers_with_rewritten_captured_replies() {
 fn pcap_adapter_needs_replies() {
     let requests: Vec<Vec<u8>> = dora().into_iter().step_by(2).collect();
     let path = write_tmp("requests-only.pcap", &pcap(1, &full(requests)));
-    let e = PcapAdapter::open(&path, "dhcp").err().expect("no replies").to_string();
+    let e = PcapAdapter::open(&path, "dhcp")
+        .err()
+        .expect("no replies")
+        .to_string();
     assert!(e.contains("requests-only.pcap: no server replies"), "{e}");
-    let e = PcapAdapter::open(&path, "gopher").err().expect("unknown protocol").to_string();
+    let e = PcapAdapter::open(&path, "gopher")
+        .err()
+        .expect("unknown protocol")
+        .to_string();
     assert!(e.contains("not supported"), "{e}");
 }
 
 #[test]
 fn retransmissions_are_folded_and_orphans_counted() {
     let d = dora();
-    let frames = vec![d[1].clone(), d[0].clone(), d[0].clone(), d[1].clone(), d[2].clone(), d[3].clone()];
+    let frames = vec![
+        d[1].clone(),
+        d[0].clone(),
+        d[0].clone(),
+        d[1].clone(),
+        d[2].clone(),
+        d[3].clone(),
+    ];
     let t = parse_trace(Path::new("r.pcap"), &pcap(1, &full(frames)), &filter()).unwrap();
     let ex = exchanges(&t, &DhcpRules).unwrap();
     assert_eq!(ex.orphans, vec![1]);

@@ -59,10 +59,19 @@ pub struct Imported {
 
 /// A suite name from a capture file name: `dhclient` from `clients/dhclient.pcapng`.
 pub fn suite_name_of(path: &Path) -> String {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     while out.contains("--") {
         out = out.replace("--", "-");
@@ -126,11 +135,24 @@ pub fn import_capture(path: &Path, opts: &ImportOptions) -> Result<Imported, Tra
                 list_numbers(&ex.orphans)
             ));
         }
-        let source = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let source = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
         let (yaml, cases) = writer.write(&source, &ex.exchanges, opts, rules.as_ref(), &mut notes);
-        return Ok(Imported { yaml, protocol: p.clone(), cases, exchanges: requests, notes });
+        return Ok(Imported {
+            yaml,
+            protocol: p.clone(),
+            cases,
+            exchanges: requests,
+            notes,
+        });
     }
-    Err(last_err.unwrap_or_else(|| TraceError { file: path.to_path_buf(), packet: None, message: "no protocol to import".into() }))
+    Err(last_err.unwrap_or_else(|| TraceError {
+        file: path.to_path_buf(),
+        packet: None,
+        message: "no protocol to import".into(),
+    }))
 }
 
 fn list_numbers(v: &[usize]) -> String {
@@ -144,7 +166,14 @@ fn list_numbers(v: &[usize]) -> String {
 /// Writes exchanges of one protocol as a suite.
 pub trait CaseWriter {
     /// The suite YAML and its number of cases.
-    fn write(&self, source: &str, ex: &[Exchange], opts: &ImportOptions, rules: &dyn TraceRules, notes: &mut Vec<String>) -> (String, usize);
+    fn write(
+        &self,
+        source: &str,
+        ex: &[Exchange],
+        opts: &ImportOptions,
+        rules: &dyn TraceRules,
+        notes: &mut Vec<String>,
+    ) -> (String, usize);
 }
 
 /// The case writer of a protocol.
@@ -175,11 +204,26 @@ struct Params {
     pool: (Ipv4Addr, Ipv4Addr),
 }
 
+/// Template lines: (field path, YAML value).
+type Lines = Vec<(String, String)>;
+
 /// One step of a case before rendering.
 enum Step {
-    Send { lines: Vec<(String, String)>, note: String },
-    Receive { lines: Vec<(String, String)>, capture: Vec<(String, String)>, reason: String },
-    Silent { packet: usize, kind: String, n: usize, xid: String },
+    Send {
+        lines: Vec<(String, String)>,
+        note: String,
+    },
+    Receive {
+        lines: Vec<(String, String)>,
+        capture: Vec<(String, String)>,
+        reason: String,
+    },
+    Silent {
+        packet: usize,
+        kind: String,
+        n: usize,
+        xid: String,
+    },
 }
 
 /// What a case knows while it is written: captured values and the variables that hold their
@@ -203,13 +247,20 @@ impl CaseVars {
         if let Some((_, e)) = self.xids.iter().find(|(c, _)| *c == x) {
             return e.clone();
         }
-        let e = if self.xids.is_empty() { "$xid".to_string() } else { format!("0x{x:08x}") };
+        let e = if self.xids.is_empty() {
+            "$xid".to_string()
+        } else {
+            format!("0x{x:08x}")
+        };
         self.xids.push((x, e.clone()));
         e
     }
 
     fn addr(&self, a: Ipv4Addr) -> Option<String> {
-        self.addrs.iter().find(|(c, _)| *c == a).map(|(_, v)| format!("${v}"))
+        self.addrs
+            .iter()
+            .find(|(c, _)| *c == a)
+            .map(|(_, v)| format!("${v}"))
     }
 
     fn addr_or_lit(&self, a: Ipv4Addr) -> String {
@@ -233,19 +284,35 @@ fn typed_literal(code: u8, data: &[u8], vars: &CaseVars) -> Option<String> {
     let k = kind_of(code);
     match k {
         OptKind::Ipv4 => ip4(data).map(|a| vars.addr_or_lit(a)),
-        OptKind::Ipv4List if !data.is_empty() && data.len() % 4 == 0 => {
-            let v: Vec<String> = data.chunks(4).filter_map(ip4).map(|a| vars.addr_or_lit(a)).collect();
+        OptKind::Ipv4List if !data.is_empty() && data.len().is_multiple_of(4) => {
+            let v: Vec<String> = data
+                .chunks(4)
+                .filter_map(ip4)
+                .map(|a| vars.addr_or_lit(a))
+                .collect();
             Some(format!("[{}]", v.join(", ")))
         }
         OptKind::U8 if data.len() == 1 => Some(data[0].to_string()),
         OptKind::U16 if data.len() == 2 => Some(u16::from_be_bytes([data[0], data[1]]).to_string()),
-        OptKind::U32 if data.len() == 4 => Some(u32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string()),
-        OptKind::I32 if data.len() == 4 => Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string()),
-        OptKind::MessageType if data.len() == 1 => Some(message_type_name(data[0]).map(str::to_string).unwrap_or_else(|| data[0].to_string())),
-        OptKind::Overload if data.len() == 1 => Some(data[0].to_string()),
-        OptKind::U8List if !data.is_empty() => {
-            Some(format!("[{}]", data.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")))
+        OptKind::U32 if data.len() == 4 => {
+            Some(u32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string())
         }
+        OptKind::I32 if data.len() == 4 => {
+            Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string())
+        }
+        OptKind::MessageType if data.len() == 1 => Some(
+            message_type_name(data[0])
+                .map(str::to_string)
+                .unwrap_or_else(|| data[0].to_string()),
+        ),
+        OptKind::Overload if data.len() == 1 => Some(data[0].to_string()),
+        OptKind::U8List if !data.is_empty() => Some(format!(
+            "[{}]",
+            data.iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         OptKind::Str if !data.is_empty() => std::str::from_utf8(data).ok().map(q),
         OptKind::Bytes => Some(q(&format!("0x{}", hex(data)))),
         _ => None,
@@ -263,16 +330,18 @@ fn send_option(code: u8, data: &[u8], vars: &CaseVars) -> (String, String) {
     }
     match typed_literal(code, data, vars) {
         Some(v) => (opt_key(code), v),
-        None => (format!("{}.raw", opt_key(code)), q(&format!("0x{}", hex(data)))),
+        None => (
+            format!("{}.raw", opt_key(code)),
+            q(&format!("0x{}", hex(data))),
+        ),
     }
 }
 
-fn mac6(b: &[u8]) -> Option<[u8; 6]> {
-    <[u8; 6]>::try_from(b).ok()
-}
-
 fn mac_lit(m: &[u8]) -> String {
-    q(&m.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"))
+    q(&m.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":"))
 }
 
 impl DhcpWriter {
@@ -291,7 +360,11 @@ impl DhcpWriter {
                     subnet_mask = r.aggregate(1).as_deref().and_then(ip4);
                 }
                 if router.is_none() {
-                    router = r.aggregate(3).as_deref().and_then(|d| d.get(..4)).and_then(ip4);
+                    router = r
+                        .aggregate(3)
+                        .as_deref()
+                        .and_then(|d| d.get(..4))
+                        .and_then(ip4);
                 }
                 if lo.is_none() && !r.yiaddr.is_unspecified() {
                     lo = Some(r.yiaddr);
@@ -313,7 +386,12 @@ impl DhcpWriter {
             }
             None => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST),
         };
-        Params { server_ip, subnet_mask, router, pool }
+        Params {
+            server_ip,
+            subnet_mask,
+            router,
+            pool,
+        }
     }
 
     /// Groups exchanges into cases: one per client (chaddr) in order of first appearance.
@@ -338,19 +416,33 @@ impl DhcpWriter {
         }
         let chosen = next.and_then(|n| Repr::parse(&n.request.datagram.payload).aggregate(54));
         if let Some(sid) = chosen {
-            if let Some(i) = e.replies.iter().position(|(p, _)| Repr::parse(&p.datagram.payload).aggregate(54).as_deref() == Some(sid.as_slice())) {
+            if let Some(i) = e.replies.iter().position(|(p, _)| {
+                Repr::parse(&p.datagram.payload).aggregate(54).as_deref() == Some(sid.as_slice())
+            }) {
                 return Some(i);
             }
         }
         Some(0)
     }
 
-    fn request_lines(e: &Exchange, vars: &mut CaseVars, notes: &mut Vec<String>, bytewise: &mut usize) -> Vec<(String, String)> {
+    fn request_lines(
+        e: &Exchange,
+        vars: &mut CaseVars,
+        notes: &mut Vec<String>,
+        bytewise: &mut usize,
+    ) -> Vec<(String, String)> {
         let d = &e.request.datagram;
         let r = Repr::parse(&d.payload);
         let mut l: Vec<(String, String)> = Vec::new();
         let mut push = |k: &str, v: String| l.push((k.to_string(), v));
-        push("op", if r.op == 1 { "BOOTREQUEST".into() } else { r.op.to_string() });
+        push(
+            "op",
+            if r.op == 1 {
+                "BOOTREQUEST".into()
+            } else {
+                r.op.to_string()
+            },
+        );
         if r.htype != 1 {
             push("htype", r.htype.to_string());
         }
@@ -368,7 +460,12 @@ impl DhcpWriter {
         if r.flags != 0 {
             push("flags", format!("0x{:04x}", r.flags));
         }
-        for (k, a) in [("ciaddr", r.ciaddr), ("yiaddr", r.yiaddr), ("siaddr", r.siaddr), ("giaddr", r.giaddr)] {
+        for (k, a) in [
+            ("ciaddr", r.ciaddr),
+            ("yiaddr", r.yiaddr),
+            ("siaddr", r.siaddr),
+            ("giaddr", r.giaddr),
+        ] {
             if !a.is_unspecified() {
                 push(k, vars.addr_or_lit(a));
             }
@@ -416,7 +513,10 @@ impl DhcpWriter {
             body.end = false;
             body.after_end.clear();
             body.emit(&mut area);
-            push("raw_options", format!("[{}]", q(&format!("0x{}", hex(&area)))));
+            push(
+                "raw_options",
+                format!("[{}]", q(&format!("0x{}", hex(&area)))),
+            );
             notes.push(format!(
                 "packet {}: options replayed byte for byte (duplicate options, PAD or a truncated option); identities inside them are not rewritten",
                 e.request.number
@@ -486,18 +586,29 @@ impl DhcpWriter {
         vars: &mut CaseVars,
         params: &Params,
         ignore: &[String],
-    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    ) -> (Lines, Lines) {
         let r = Repr::parse(&reply.datagram.payload);
         let mut l: Vec<(String, String)> = Vec::new();
         let mut cap: Vec<(String, String)> = Vec::new();
-        let ignored = |k: &str| ignore.iter().any(|i| i == k || k.starts_with(&format!("{i}.")));
+        let ignored = |k: &str| {
+            ignore
+                .iter()
+                .any(|i| i == k || k.starts_with(&format!("{i}.")))
+        };
         let mut push = |k: &str, v: String| {
             if !ignored(k) {
                 l.push((k.to_string(), v));
             }
         };
         push("op", "BOOTREPLY".into());
-        push("xid", if r.xid == req.xid { vars.xid(r.xid) } else { format!("0x{:08x}", r.xid) });
+        push(
+            "xid",
+            if r.xid == req.xid {
+                vars.xid(r.xid)
+            } else {
+                format!("0x{:08x}", r.xid)
+            },
+        );
         let hw = &r.chaddr[..usize::from(r.hlen).min(16)];
         if !vars.mac.is_empty() && hw == vars.mac.as_slice() {
             push("chaddr", "$chaddr".into());
@@ -551,8 +662,16 @@ impl DhcpWriter {
                         push(&key, v);
                     }
                 }
-                1 if params.subnet_mask.and_then(|m| ip4(&data).map(|a| a == m)).unwrap_or(false) => push(&key, "$subnet_mask".into()),
-                3 if params.router.is_some_and(|rt| data == rt.octets()) => push(&key, "[$router]".into()),
+                1 if params
+                    .subnet_mask
+                    .and_then(|m| ip4(&data).map(|a| a == m))
+                    .unwrap_or(false) =>
+                {
+                    push(&key, "$subnet_mask".into())
+                }
+                3 if params.router.is_some_and(|rt| data == rt.octets()) => {
+                    push(&key, "[$router]".into())
+                }
                 53 | 1 | 3 => {
                     if let Some(v) = typed_literal(o.code, &data, vars) {
                         push(&key, v);
@@ -561,7 +680,10 @@ impl DhcpWriter {
                 // Everything else is the server's configuration: compared when present.
                 _ => match typed_literal(o.code, &data, vars) {
                     Some(v) => push(&key, format!("{{ ifpresent: {v} }}")),
-                    None => push(&format!("{key}.raw"), format!("{{ ifpresent: {} }}", q(&format!("0x{}", hex(&data))))),
+                    None => push(
+                        &format!("{key}.raw"),
+                        format!("{{ ifpresent: {} }}", q(&format!("0x{}", hex(&data)))),
+                    ),
                 },
             }
         }
@@ -573,11 +695,21 @@ impl DhcpWriter {
 }
 
 impl CaseWriter for DhcpWriter {
-    fn write(&self, source: &str, ex: &[Exchange], opts: &ImportOptions, _rules: &dyn TraceRules, notes: &mut Vec<String>) -> (String, usize) {
+    fn write(
+        &self,
+        source: &str,
+        ex: &[Exchange],
+        opts: &ImportOptions,
+        _rules: &dyn TraceRules,
+        notes: &mut Vec<String>,
+    ) -> (String, usize) {
         let params = Self::params(ex);
         let groups = Self::cases(ex);
         let mut y = String::new();
-        let packets: usize = ex.iter().map(|e| 1 + e.retransmissions.len() + e.replies.len()).sum();
+        let packets: usize = ex
+            .iter()
+            .map(|e| 1 + e.retransmissions.len() + e.replies.len())
+            .sum();
         let _ = writeln!(y, "# Imported by `conform import` from {source}: {packets} DHCP packet(s), {} request(s), {} case(s).", ex.len(), groups.len());
         let _ = writeln!(y, "# Each case replays one client's requests in capture order and expects the captured replies");
         let _ = writeln!(y, "# under the replay rules (docs/pcap.md): xid, chaddr and client identifier are this run's");
@@ -591,26 +723,50 @@ impl CaseWriter for DhcpWriter {
         let mut param = |n: &str, a: Ipv4Addr, doc: &str| {
             let _ = writeln!(y, "  {n}: {{ type: ipv4, default: {a}, doc: {} }}", q(doc));
         };
-        param("pool_start", params.pool.0, "First pool address (default: the captured subnet); targets supply theirs.");
-        param("pool_end", params.pool.1, "Last pool address (default: the captured subnet); targets supply theirs.");
+        param(
+            "pool_start",
+            params.pool.0,
+            "First pool address (default: the captured subnet); targets supply theirs.",
+        );
+        param(
+            "pool_end",
+            params.pool.1,
+            "Last pool address (default: the captured subnet); targets supply theirs.",
+        );
         if let Some(a) = params.server_ip {
-            param("server_ip", a, "The captured server's identifier; targets supply theirs.");
+            param(
+                "server_ip",
+                a,
+                "The captured server's identifier; targets supply theirs.",
+            );
         }
         if let Some(a) = params.subnet_mask {
-            param("subnet_mask", a, "The captured subnet mask (option 1); targets supply theirs.");
+            param(
+                "subnet_mask",
+                a,
+                "The captured subnet mask (option 1); targets supply theirs.",
+            );
         }
         if let Some(a) = params.router {
-            param("router", a, "The captured router (option 3); targets supply theirs.");
+            param(
+                "router",
+                a,
+                "The captured router (option 3); targets supply theirs.",
+            );
         }
         let _ = writeln!(y, "settings:");
         let _ = writeln!(y, "  receive_timeout: {}", dur(opts.receive_timeout));
         let _ = writeln!(y, "cases:");
         let mut bytewise = 0;
         for (ci, group) in groups.iter().enumerate() {
-            let mut vars = CaseVars { mac: group[0].req.client.clone(), ..CaseVars::default() };
+            let mut vars = CaseVars {
+                mac: group[0].req.client.clone(),
+                ..CaseVars::default()
+            };
             let first = Repr::parse(&group[0].request.datagram.payload);
             if let Some(cid) = first.aggregate(61) {
-                if vars.mac.len() == 6 && cid.len() == 7 && cid[0] == 1 && cid[1..] == vars.mac[..] {
+                if vars.mac.len() == 6 && cid.len() == 7 && cid[0] == 1 && cid[1..] == vars.mac[..]
+                {
                     vars.client_id = Some((cid, "$client_id".into()));
                 }
             }
@@ -624,9 +780,15 @@ impl CaseWriter for DhcpWriter {
                 let retx = if e.retransmissions.is_empty() {
                     String::new()
                 } else {
-                    format!(", retransmitted as packet {} (sent once)", list_numbers(&e.retransmissions))
+                    format!(
+                        ", retransmitted as packet {} (sent once)",
+                        list_numbers(&e.retransmissions)
+                    )
                 };
-                steps.push(Step::Send { lines, note: format!("packet {}: DHCP{}{retx}", e.request.number, e.req.kind) });
+                steps.push(Step::Send {
+                    lines,
+                    note: format!("packet {}: DHCP{}{retx}", e.request.number, e.req.kind),
+                });
                 let req = Repr::parse(&e.request.datagram.payload);
                 match Self::chosen_reply(e, group.get(i + 1).copied()) {
                     Some(ri) => {
@@ -634,18 +796,30 @@ impl CaseWriter for DhcpWriter {
                         numbers.extend(e.replies.iter().map(|(p, _)| p.number));
                         kinds.push(format!("{}→{}", e.req.kind, c.kind));
                         let step = steps.len() + 1;
-                        let (lines, capture) = Self::reply_lines(p, &req, step, &mut vars, &params, &opts.ignore);
+                        let (lines, capture) =
+                            Self::reply_lines(p, &req, step, &mut vars, &params, &opts.ignore);
                         steps.push(Step::Receive {
                             lines,
                             capture,
-                            reason: format!("no reply like the captured DHCP{} (packet {}) to this DHCP{}", c.kind, p.number, e.req.kind),
+                            reason: format!(
+                                "no reply like the captured DHCP{} (packet {}) to this DHCP{}",
+                                c.kind, p.number, e.req.kind
+                            ),
                         });
                     }
                     None => {
                         kinds.push(format!("{}→(none)", e.req.kind));
-                        if matches!(e.req.kind.as_str(), "DISCOVER" | "REQUEST" | "INFORM" | "BOOTP") {
+                        if matches!(
+                            e.req.kind.as_str(),
+                            "DISCOVER" | "REQUEST" | "INFORM" | "BOOTP"
+                        ) {
                             let xid = vars.xid(req.xid);
-                            steps.push(Step::Silent { packet: e.request.number, kind: e.req.kind.clone(), n: steps.len() + 1, xid });
+                            steps.push(Step::Silent {
+                                packet: e.request.number,
+                                kind: e.req.kind.clone(),
+                                n: steps.len() + 1,
+                                xid,
+                            });
                         }
                     }
                 }
@@ -654,20 +828,42 @@ impl CaseWriter for DhcpWriter {
             numbers.sort_unstable();
             let lo = numbers.first().copied().unwrap_or(0);
             let hi = numbers.last().copied().unwrap_or(0);
-            let range = if lo == hi { format!("packet {lo}") } else { format!("packets {lo}-{hi}") };
-            let client = group[0].req.client.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+            let range = if lo == hi {
+                format!("packet {lo}")
+            } else {
+                format!("packets {lo}-{hi}")
+            };
+            let client = group[0]
+                .req
+                .client
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
             let id = format!("{}-{}", opts.name, ci + 1);
             let _ = writeln!(y, "  - id: {}", q(&id));
-            let _ = writeln!(y, "    title: {}", q(&format!("{} (client {client}, {range})", kinds.join(", "))));
-            let _ = writeln!(y, "    spec: {{ doc: {}, section: {} }}", q(&format!("capture {source}")), q(&range));
+            let _ = writeln!(
+                y,
+                "    title: {}",
+                q(&format!("{} (client {client}, {range})", kinds.join(", ")))
+            );
+            let _ = writeln!(
+                y,
+                "    spec: {{ doc: {}, section: {} }}",
+                q(&format!("capture {source}")),
+                q(&range)
+            );
             let _ = writeln!(y, "    level: INTEROP");
             let _ = writeln!(y, "    text: {}", q(&format!("The server answers the client's captured requests ({range} of {source}) as the captured server did, under the replay rules of docs/pcap.md.")));
             let _ = writeln!(y, "    tags: [replay]");
-            let waits: u128 = steps.iter().map(|s| match s {
-                Step::Receive { .. } => opts.receive_timeout.as_millis(),
-                Step::Silent { .. } => opts.silence.as_millis(),
-                Step::Send { .. } => 0,
-            }).sum();
+            let waits: u128 = steps
+                .iter()
+                .map(|s| match s {
+                    Step::Receive { .. } => opts.receive_timeout.as_millis(),
+                    Step::Silent { .. } => opts.silence.as_millis(),
+                    Step::Send { .. } => 0,
+                })
+                .sum();
             let _ = writeln!(y, "    timeout: {}ms", waits + 10_000);
             let _ = writeln!(y, "    steps:");
             for (si, s) in steps.iter().enumerate() {
@@ -680,10 +876,17 @@ impl CaseWriter for DhcpWriter {
                             let _ = writeln!(y, "            {k}: {v}");
                         }
                     }
-                    Step::Receive { lines, capture, reason } => {
+                    Step::Receive {
+                        lines,
+                        capture,
+                        reason,
+                    } => {
                         let mut capture = capture.clone();
                         for (m, v) in &vars.macs {
-                            if let Some(stepno) = v.strip_prefix("server_mac_").and_then(|n| n.parse::<usize>().ok()) {
+                            if let Some(stepno) = v
+                                .strip_prefix("server_mac_")
+                                .and_then(|n| n.parse::<usize>().ok())
+                            {
                                 if stepno == si + 1 {
                                     let _ = m;
                                     capture.push((v.clone(), "eth.src".into()));
@@ -696,14 +899,24 @@ impl CaseWriter for DhcpWriter {
                             let _ = writeln!(y, "            {k}: {v}");
                         }
                         if !capture.is_empty() {
-                            let c: Vec<String> = capture.iter().map(|(v, p)| format!("{v}: {p}")).collect();
+                            let c: Vec<String> =
+                                capture.iter().map(|(v, p)| format!("{v}: {p}")).collect();
                             let _ = writeln!(y, "          capture: {{ {} }}", c.join(", "));
                         }
                         let _ = writeln!(y, "          reason: {}", q(reason));
                     }
-                    Step::Silent { packet, kind, n, xid } => {
+                    Step::Silent {
+                        packet,
+                        kind,
+                        n,
+                        xid,
+                    } => {
                         let _ = writeln!(y, "      # the captured server did not answer packet {packet}: the live one must not either");
-                        let _ = writeln!(y, "      - start_timer: {{ name: quiet_{n}, duration: {} }}", dur(opts.silence));
+                        let _ = writeln!(
+                            y,
+                            "      - start_timer: {{ name: quiet_{n}, duration: {} }}",
+                            dur(opts.silence)
+                        );
                         let _ = writeln!(y, "      - alt:");
                         let _ = writeln!(y, "          - receive: {{ with: {{ op: BOOTREPLY, xid: {xid}, chaddr: $chaddr }} }}");
                         let _ = writeln!(y, "            verdict: fail");
@@ -715,34 +928,11 @@ impl CaseWriter for DhcpWriter {
             }
         }
         if bytewise > 0 {
-            notes.push(format!("{bytewise} request(s) with options replayed byte for byte"));
+            notes.push(format!(
+                "{bytewise} request(s) with options replayed byte for byte"
+            ));
         }
         (y, groups.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suite_names_from_files() {
-        assert_eq!(suite_name_of(Path::new("suites/dhcp/clients/dhclient.pcapng")), "dhclient");
-        assert_eq!(suite_name_of(Path::new("My Trace (1).pcap")), "my-trace-1");
-        assert_eq!(suite_name_of(Path::new("...pcap")), "capture");
-    }
-
-    #[test]
-    fn literals_are_typed_where_they_round_trip() {
-        let v = CaseVars::default();
-        assert_eq!(typed_literal(53, &[1], &v).as_deref(), Some("DISCOVER"));
-        assert_eq!(typed_literal(51, &[0, 0, 14, 16], &v).as_deref(), Some("3600"));
-        assert_eq!(typed_literal(51, &[0, 14, 16], &v), None, "a wrong length is written as bytes");
-        assert_eq!(typed_literal(55, &[1, 3, 6], &v).as_deref(), Some("[1, 3, 6]"));
-        assert_eq!(typed_literal(12, b"host\"x", &v).as_deref(), Some("\"host\\\"x\""));
-        assert_eq!(typed_literal(12, &[0xff, 0xfe], &v), None);
-        assert_eq!(send_option(12, &[0xff], &v), ("options.hostname.raw".to_string(), "\"0xff\"".to_string()));
-        assert_eq!(send_option(200, &[1, 2], &v), ("options.200".to_string(), "\"0x0102\"".to_string()));
     }
 }
 
@@ -757,7 +947,56 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         (t, 1.0)
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * scale <= 86_400_000.0 => Ok(Duration::from_millis((v * scale).round() as u64)),
+        Ok(v) if v.is_finite() && v >= 0.0 && v * scale <= 86_400_000.0 => {
+            Ok(Duration::from_millis((v * scale).round() as u64))
+        }
         _ => Err(format!("`{s}` is not a duration such as 3s or 500ms")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_names_from_files() {
+        assert_eq!(
+            suite_name_of(Path::new("suites/dhcp/clients/dhclient.pcapng")),
+            "dhclient"
+        );
+        assert_eq!(suite_name_of(Path::new("My Trace (1).pcap")), "my-trace-1");
+        assert_eq!(suite_name_of(Path::new("...pcap")), "capture");
+    }
+
+    #[test]
+    fn literals_are_typed_where_they_round_trip() {
+        let v = CaseVars::default();
+        assert_eq!(typed_literal(53, &[1], &v).as_deref(), Some("DISCOVER"));
+        assert_eq!(
+            typed_literal(51, &[0, 0, 14, 16], &v).as_deref(),
+            Some("3600")
+        );
+        assert_eq!(
+            typed_literal(51, &[0, 14, 16], &v),
+            None,
+            "a wrong length is written as bytes"
+        );
+        assert_eq!(
+            typed_literal(55, &[1, 3, 6], &v).as_deref(),
+            Some("[1, 3, 6]")
+        );
+        assert_eq!(
+            typed_literal(12, b"host\"x", &v).as_deref(),
+            Some("\"host\\\"x\"")
+        );
+        assert_eq!(typed_literal(12, &[0xff, 0xfe], &v), None);
+        assert_eq!(
+            send_option(12, &[0xff], &v),
+            ("options.hostname.raw".to_string(), "\"0xff\"".to_string())
+        );
+        assert_eq!(
+            send_option(200, &[1, 2], &v),
+            ("options.200".to_string(), "\"0x0102\"".to_string())
+        );
     }
 }
