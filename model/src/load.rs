@@ -39,7 +39,7 @@ pub const SETVERDICT_KEYS: &[&str] = &["verdict", "reason"];
 pub const REPEAT_KEYS: &[&str] = &["count", "var", "fresh_identity", "steps"];
 
 /// Variables every component has: its identity and the case it runs in.
-pub const BUILTIN_VARS: &[&str] = &["mac", "xid", "client_id", "chaddr", "case_id", "component"];
+pub const BUILTIN_VARS: &[&str] = &["mac", "xid", "id", "client_id", "chaddr", "case_id", "component"];
 
 /// The result of loading a set of paths.
 #[derive(Debug, Default)]

@@ -213,6 +213,8 @@ fn set_identity(vars: &mut HashMap<String, Value>, seed: u64, case: &str, who: &
     cid.extend_from_slice(&mac);
     vars.insert("client_id".into(), Value::Bytes(cid));
     vars.insert("xid".into(), Value::Int(i64::from(xid)));
+    // DNS message ids are 16 bits: `$id` is the low half of the component's xid.
+    vars.insert("id".into(), Value::Int(i64::from(xid & 0xffff)));
 }
 
 #[derive(PartialEq, Eq)]

@@ -58,6 +58,9 @@ enum Cmd {
         output: PathBuf,
         #[arg(long, default_value = "Conformance matrix")]
         title: String,
+        /// Hand-written Markdown appended after the generated part (kept in its own file).
+        #[arg(long, value_name = "FILE")]
+        notes: Option<PathBuf>,
         #[arg(long, default_value_t = 4)]
         jobs: usize,
         #[arg(long, default_value_t = 1)]
@@ -280,7 +283,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(*args),
         Cmd::Replay(args) => replay(*args),
         Cmd::Import(args) => import(&args),
-        Cmd::Matrix { paths, targets, output, title, jobs, seed } => matrix(paths, targets, output, title, jobs, seed),
+        Cmd::Matrix { paths, targets, output, title, notes, jobs, seed } => matrix(paths, targets, output, title, notes, jobs, seed),
         Cmd::Baseline(BaselineCmd::Update { from, baseline }) => baseline_update(&from, &baseline),
         Cmd::Fuzz(f) => conform_fuzz::run_cli(f),
         Cmd::Schema => {
@@ -750,7 +753,17 @@ fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, html_path: Option<&Pat
     exit_code(&rec, policy)
 }
 
-fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: String, jobs: usize, seed: u64) -> u8 {
+fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: String, notes: Option<PathBuf>, jobs: usize, seed: u64) -> u8 {
+    let notes_text = match &notes {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: cannot read notes {}: {e}", p.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
     let loaded = match load(&paths) {
         Ok(l) => l,
         Err(c) => return c,
@@ -763,10 +776,11 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
         }
     };
     let command = format!(
-        "conform matrix {} --targets {} -o {}",
+        "conform matrix {} --targets {} -o {}{}",
         paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
         targets.join(","),
-        output.display()
+        output.display(),
+        notes.as_ref().map(|n| format!(" --notes {}", n.display())).unwrap_or_default()
     );
     let mut records = Vec::new();
     let mut worst = EXIT_OK;
@@ -818,7 +832,7 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
         }
         worst = worst.max(code);
     }
-    let md = conform_reports::matrix::render(&records, &title, &command);
+    let md = conform_reports::matrix::render(&records, &title, &command, notes_text.as_deref());
     if let Err(e) = std::fs::write(&output, md) {
         eprintln!("error: cannot write {}: {e}", output.display());
         return EXIT_HARNESS;
