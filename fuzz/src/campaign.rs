@@ -289,6 +289,10 @@ pub fn polish_candidates(c: &FuzzCase) -> Vec<FuzzCase> {
     v
 }
 
+/// A shrinking test: the failure detail when the case (at shrink step `n`) still shows the
+/// misbehaviour, `None` when it does not.
+type ShrinkTest<'t> = dyn Fn(&FuzzCase, u32) -> Result<Option<String>, ExecError> + 't;
+
 struct Shrunk {
     confirmed: bool,
     minimal: FuzzCase,
@@ -346,11 +350,7 @@ impl<'a> Campaign<'a> {
 
     /// Shrinks case `index` with `test` (the failure detail when the case still shows the
     /// misbehaviour). The first call is on the original case: the confirmation.
-    fn shrink(
-        &self,
-        index: u64,
-        test: &dyn Fn(&FuzzCase, u32) -> Result<Option<String>, ExecError>,
-    ) -> Result<Shrunk, ExecError> {
+    fn shrink(&self, index: u64, test: &ShrinkTest<'_>) -> Result<Shrunk, ExecError> {
         let (mut runner, tree) = self.tree(index);
         let original = tree.current();
         let steps = Cell::new(0u32);

@@ -307,25 +307,21 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
     // INFORM do not (Table 3).
     let inform_ack = rtype == Some(5) && req.mtype == Some(8);
     let lease = u32_of(&agg(51));
-    match rtype {
-        Some(2) | Some(5) if !inform_ack => {
-            if lease.is_none() {
-                out.push(v(
-                    Oracle::LeaseTime,
-                    "no lease time (51), or not 4 octets".into(),
-                ));
-            }
-        }
-        Some(6) | Some(5) if agg(51).is_some() => {
-            out.push(v(
-                Oracle::LeaseTime,
-                format!(
-                    "a lease time in a {tn}{}",
-                    if inform_ack { " to a DHCPINFORM" } else { "" }
-                ),
-            ));
-        }
-        _ => {}
+    let grants = matches!(rtype, Some(2) | Some(5)) && !inform_ack;
+    if grants && lease.is_none() {
+        out.push(v(
+            Oracle::LeaseTime,
+            "no lease time (51), or not 4 octets".into(),
+        ));
+    }
+    if !grants && matches!(rtype, Some(6) | Some(5)) && agg(51).is_some() {
+        out.push(v(
+            Oracle::LeaseTime,
+            format!(
+                "a lease time in a {tn}{}",
+                if inform_ack { " to a DHCPINFORM" } else { "" }
+            ),
+        ));
     }
     let (t1, t2) = (u32_of(&agg(58)), u32_of(&agg(59)));
     if let Some(l) = lease.filter(|l| *l != u32::MAX) {
@@ -343,25 +339,20 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
         }
     }
     // yiaddr: an address of the subnet for OFFER and ACK with a lease; 0 in a NAK.
-    match rtype {
-        Some(2) | Some(5) if !inform_ack => {
-            if !env.assignable(r.yiaddr) {
-                out.push(v(
-                    Oracle::Yiaddr,
-                    format!(
-                        "yiaddr {} is not a usable address of the configured subnet",
-                        r.yiaddr
-                    ),
-                ));
-            }
-        }
-        Some(6) if r.yiaddr != Ipv4Addr::UNSPECIFIED => {
-            out.push(v(
-                Oracle::Yiaddr,
-                format!("yiaddr {} in a DHCPNAK (must be 0)", r.yiaddr),
-            ));
-        }
-        _ => {}
+    if grants && !env.assignable(r.yiaddr) {
+        out.push(v(
+            Oracle::Yiaddr,
+            format!(
+                "yiaddr {} is not a usable address of the configured subnet",
+                r.yiaddr
+            ),
+        ));
+    }
+    if rtype == Some(6) && r.yiaddr != Ipv4Addr::UNSPECIFIED {
+        out.push(v(
+            Oracle::Yiaddr,
+            format!("yiaddr {} in a DHCPNAK (must be 0)", r.yiaddr),
+        ));
     }
     // RFC 6842: option 61 unaltered, when the client sent a valid one; none otherwise.
     if dhcp {
