@@ -128,12 +128,38 @@ pub struct RequestFacts {
     pub limit: usize,
 }
 
+/// The RFC 3396 aggregate of `code` over *complete* instances only (an instance that runs past
+/// its area is not an option a server can be expected to have read), in the options field
+/// only or in all areas.
+pub fn complete_aggregate(repr: &Repr, code: u8, all_areas: bool) -> Option<Vec<u8>> {
+    let mut found = false;
+    let mut v = Vec::new();
+    let mut areas = vec![repr.options.clone()];
+    if all_areas {
+        areas.extend(repr.file_options());
+        areas.extend(repr.sname_options());
+    }
+    for a in &areas {
+        for o in a.options().filter(|o| o.code == code) {
+            found = true;
+            v.extend_from_slice(&o.data);
+        }
+    }
+    found.then_some(v)
+}
+
 impl RequestFacts {
     pub fn new(bytes: &[u8]) -> RequestFacts {
         let repr = Repr::parse(bytes);
         // Without the cookie the options field holds no DHCP options (a BOOTP request).
         let whole = repr.short_len.is_none() && repr.cookie == MAGIC_COOKIE;
-        let agg = |c| if whole { repr.aggregate(c) } else { None };
+        let agg = |c| {
+            if whole {
+                complete_aggregate(&repr, c, true)
+            } else {
+                None
+            }
+        };
         let mtype = match agg(53).as_deref() {
             Some([t]) => Some(*t),
             _ => None,
@@ -144,7 +170,13 @@ impl RequestFacts {
         };
         RequestFacts {
             cid: agg(61),
-            o82: agg(82),
+            // Relay agents append option 82 to the options field (RFC 3046 §2.1); one in
+            // file or sname is not a relay agent's.
+            o82: if whole {
+                complete_aggregate(&repr, 82, false)
+            } else {
+                None
+            },
             mtype,
             limit,
             len: bytes.len(),
@@ -307,14 +339,16 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
     // INFORM do not (Table 3).
     let inform_ack = rtype == Some(5) && req.mtype == Some(8);
     let lease = u32_of(&agg(51));
-    let grants = matches!(rtype, Some(2) | Some(5)) && !inform_ack;
+    // Only for a request of a known type: a DHCP reply to anything else is already a
+    // message-type violation, and its other fields mean nothing in particular.
+    let grants = matches!(rtype, Some(2) | Some(5)) && !inform_ack && req.mtype.is_some();
     if grants && lease.is_none() {
         out.push(v(
             Oracle::LeaseTime,
             "no lease time (51), or not 4 octets".into(),
         ));
     }
-    if !grants && matches!(rtype, Some(6) | Some(5)) && agg(51).is_some() {
+    if !grants && req.mtype.is_some() && matches!(rtype, Some(6) | Some(5)) && agg(51).is_some() {
         out.push(v(
             Oracle::LeaseTime,
             format!(
@@ -383,7 +417,11 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
     // RFC 3046 §2.2: a relayed request's option 82 is echoed; a server may leave it out only
     // when the reply would not fit with it (I-05).
     if dhcp && !q.giaddr.is_unspecified() {
-        if let Some(o) = req.o82.as_ref().filter(|o| !o.is_empty() && o.len() <= 255) {
+        if let Some(o) = req
+            .o82
+            .as_ref()
+            .filter(|o| o.len() <= 255 && suboptions_fit(o))
+        {
             match agg(82) {
                 Some(g) if &g != o => out.push(Violation::new(
                     Oracle::Echo82,
@@ -430,6 +468,19 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
         }
     }
     out
+}
+
+/// Whether option 82's data is a non-empty sequence of sub-options that fills it exactly
+/// (RFC 3046 §2.0). A server may drop a malformed one instead of echoing it.
+pub fn suboptions_fit(o: &[u8]) -> bool {
+    let mut i = 0;
+    while i < o.len() {
+        match o.get(i + 1) {
+            Some(l) => i += 2 + usize::from(*l),
+            None => return false,
+        }
+    }
+    i == o.len() && !o.is_empty()
 }
 
 /// Why a request is not in the validity class, or `None` when it is a well-formed DISCOVER that
@@ -513,19 +564,112 @@ pub fn validity(bytes: &[u8], env: &Env) -> Result<(), String> {
         if !relayed {
             return Err("option 82 without giaddr".into());
         }
-        let mut i = 0;
-        while i < o.len() {
-            let l = usize::from(*o.get(i + 1).ok_or("option 82 sub-option without length")?);
-            i += 2 + l;
-        }
-        if i != o.len() || o.is_empty() {
+        if !suboptions_fit(o) {
             return Err("option 82 sub-options do not fit".into());
         }
     }
     if bytes.len() + 28 > f.limit {
         return Err("larger than the client says it accepts".into());
     }
+    let mut codes: Vec<u8> = Vec::new();
+    for a in [Some(r.options.clone()), r.file_options(), r.sname_options()]
+        .into_iter()
+        .flatten()
+    {
+        codes.extend(a.options().map(|o| o.code));
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    for c in codes {
+        if let Some(d) = r.aggregate(c) {
+            option_content_ok(c, &d)?;
+        }
+    }
     Ok(())
+}
+
+/// A sequence of RFC 1035 names (labels of at most 63 octets, compression pointers to earlier
+/// offsets) that fills `d` exactly; `partial` allows a last name without the root label
+/// (RFC 4702 FQDN).
+fn names_ok(d: &[u8], partial: bool) -> bool {
+    let mut i = 0;
+    let mut in_name = false;
+    while i < d.len() {
+        let l = d[i];
+        match l {
+            0 => {
+                in_name = false;
+                i += 1;
+            }
+            1..=63 => {
+                in_name = true;
+                i += 1 + usize::from(l);
+            }
+            0xc0..=0xff => {
+                let Some(lo) = d.get(i + 1) else { return false };
+                let target = (usize::from(l & 0x3f) << 8) | usize::from(*lo);
+                if target >= i {
+                    return false;
+                }
+                in_name = false;
+                i += 2;
+            }
+            _ => return false,
+        }
+    }
+    i == d.len() && (partial || !in_name)
+}
+
+/// Whether an option's data has the format its definition gives (RFC 2132 sizes and the
+/// structured client options): the validity class requires it, because a server may drop a
+/// message whose options it cannot decode.
+pub fn option_content_ok(code: u8, d: &[u8]) -> Result<(), String> {
+    use conform_codec::dhcp::catalogue::OptKind as K;
+    let bad = |why: &str| Err(format!("option {code} {why} ({} octets)", d.len()));
+    let ok = match code {
+        // RFC 3397 domain search: names.
+        119 => names_ok(d, false),
+        // RFC 3442: (width <= 32, ceil(width/8) octets, router) repeated.
+        121 => {
+            let mut i = 0;
+            while i < d.len() {
+                let w = d[i];
+                if w > 32 {
+                    return bad("has a route width above 32");
+                }
+                i += 1 + usize::from(w).div_ceil(8) + 4;
+            }
+            i == d.len() && !d.is_empty()
+        }
+        // RFC 4702: flags, two RCODEs, then a name (wire format when E is set).
+        81 => d.len() >= 3 && (d[0] & 4 == 0 || names_ok(&d[3..], true)),
+        // RFC 3004: length-prefixed, non-empty user classes.
+        77 => {
+            let mut i = 0;
+            while i < d.len() {
+                if d[i] == 0 {
+                    return bad("has an empty user class");
+                }
+                i += 1 + usize::from(d[i]);
+            }
+            i == d.len() && !d.is_empty()
+        }
+        61 => (2..=255).contains(&d.len()),
+        82 => suboptions_fit(d),
+        _ => match kind_of(code) {
+            K::Ipv4 | K::U32 | K::I32 => d.len() == 4,
+            K::U16 => d.len() == 2,
+            K::U8 | K::MessageType | K::Overload => d.len() == 1,
+            K::Ipv4List => !d.is_empty() && d.len() % 4 == 0,
+            K::U8List | K::Str => !d.is_empty(),
+            K::Bytes => true,
+        },
+    };
+    if ok {
+        Ok(())
+    } else {
+        bad("does not have its defined format")
+    }
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -633,6 +777,20 @@ mod tests {
                 .any(|v| v.signature == "message-type:RELEASE->OFFER"),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn option_formats() {
+        assert!(option_content_ok(119, &[3, b'l', b'a', b'n', 0, 1, b'x', 0xc0, 0]).is_ok());
+        assert!(option_content_ok(119, &[0xae]).is_err());
+        assert!(option_content_ok(121, &[24, 192, 0, 2, 192, 0, 2, 1]).is_ok());
+        assert!(option_content_ok(121, &[33, 0, 0, 0, 0]).is_err());
+        assert!(option_content_ok(81, &[4, 0, 0, 3, b'p', b'c', b'1']).is_ok());
+        assert!(option_content_ok(77, b"\x04iPXE").is_ok());
+        assert!(option_content_ok(77, b"iPXE").is_err());
+        assert!(option_content_ok(51, &[0, 0, 14]).is_err());
+        assert!(option_content_ok(3, &[192, 0, 2, 1, 192, 0, 2, 2]).is_ok());
+        assert!(option_content_ok(200, &[]).is_ok());
     }
 
     #[test]
