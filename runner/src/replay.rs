@@ -9,7 +9,7 @@
 //! learnt from earlier replies), and every captured reply becomes a receive template.
 //! Protocols plug in through [`CaseWriter`]; DHCP is [`DhcpWriter`].
 
-use conform_adapters::pcap_replay::{exchanges, rules_for, Exchange, TraceError, TraceRules};
+use conform_adapters::pcap_replay::{exchanges, rules_for, Exchange, Key, TraceError, TraceRules};
 use conform_codec::dhcp::catalogue::{kind_of, message_type_name, name_of, OptKind};
 use conform_codec::dhcp::raw::{Entry, Repr, MAGIC_COOKIE, MIN_LEN};
 use conform_codec::value::hex;
@@ -396,13 +396,13 @@ impl DhcpWriter {
 
     /// Groups exchanges into cases: one per client (chaddr) in order of first appearance.
     fn cases(ex: &[Exchange]) -> Vec<Vec<&Exchange>> {
-        let mut order: Vec<Vec<u8>> = Vec::new();
-        let mut by: BTreeMap<Vec<u8>, Vec<&Exchange>> = BTreeMap::new();
+        let mut order: Vec<Key> = Vec::new();
+        let mut by: BTreeMap<Key, Vec<&Exchange>> = BTreeMap::new();
         for e in ex {
             if !by.contains_key(&e.req.client) {
-                order.push(e.req.client.clone());
+                order.push(e.req.client);
             }
-            by.entry(e.req.client.clone()).or_default().push(e);
+            by.entry(e.req.client).or_default().push(e);
         }
         order.into_iter().filter_map(|k| by.remove(&k)).collect()
     }
@@ -760,7 +760,7 @@ impl CaseWriter for DhcpWriter {
         let mut bytewise = 0;
         for (ci, group) in groups.iter().enumerate() {
             let mut vars = CaseVars {
-                mac: group[0].req.client.clone(),
+                mac: group[0].req.client.as_bytes().to_vec(),
                 ..CaseVars::default()
             };
             let first = Repr::parse(&group[0].request.datagram.payload);
@@ -810,13 +810,13 @@ impl CaseWriter for DhcpWriter {
                     None => {
                         kinds.push(format!("{}→(none)", e.req.kind));
                         if matches!(
-                            e.req.kind.as_str(),
+                            e.req.kind.as_ref(),
                             "DISCOVER" | "REQUEST" | "INFORM" | "BOOTP"
                         ) {
                             let xid = vars.xid(req.xid);
                             steps.push(Step::Silent {
                                 packet: e.request.number,
-                                kind: e.req.kind.clone(),
+                                kind: e.req.kind.to_string(),
                                 n: steps.len() + 1,
                                 xid,
                             });
@@ -836,6 +836,7 @@ impl CaseWriter for DhcpWriter {
             let client = group[0]
                 .req
                 .client
+                .as_bytes()
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<Vec<_>>()
