@@ -118,7 +118,8 @@ pub struct Counts {
     pub inconc: usize,
     pub fail: usize,
     pub error: usize,
-    /// Failures recorded as known deviations of the target (included in `fail`).
+    /// Failures and inconclusive results recorded as known deviations of the target
+    /// (included in `fail` and `inconc`).
     pub deviations: usize,
 }
 
@@ -131,7 +132,7 @@ impl Counts {
             Verdict::Fail => self.fail += 1,
             Verdict::Error => self.error += 1,
         }
-        if deviation && v == Verdict::Fail {
+        if deviation && matches!(v, Verdict::Fail | Verdict::Inconc) {
             self.deviations += 1;
         }
     }

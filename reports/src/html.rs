@@ -66,7 +66,7 @@ impl Outcome {
         match (c.verdict, c.deviation.is_some()) {
             (Verdict::Pass, false) => Outcome::Pass,
             (Verdict::Pass, true) => Outcome::Xpass,
-            (Verdict::Fail, true) => Outcome::Deviation,
+            (Verdict::Fail | Verdict::Inconc, true) => Outcome::Deviation,
             (Verdict::Fail, false) => Outcome::Fail,
             (Verdict::Inconc, _) => Outcome::Inconc,
             (Verdict::Error, _) => Outcome::Error,
@@ -392,7 +392,12 @@ fn case_section(
     }
     if let Some(d) = &c.deviation {
         let note = match c.verdict {
-            Verdict::Fail => format!("Known deviation of {}: {}. The failure is expected and does not fail the gate.", run.target, d.trim_end_matches('.')),
+            Verdict::Fail | Verdict::Inconc => format!(
+                "Known deviation of {}: {}. This {} is expected and does not fail the gate.",
+                run.target,
+                d.trim_end_matches('.'),
+                if c.verdict == Verdict::Fail { "failure" } else { "inconclusive result" }
+            ),
             Verdict::Pass => format!(
                 "Unexpected pass: the profile of {} records a deviation ({d}). The server (or the case) changed: update the profile.",
                 run.target

@@ -24,7 +24,7 @@ pub fn render(run: &RunRecord, inconc: InconcPolicy) -> Result<String, String> {
                 s.set_type("xpass");
                 s
             }
-            (Verdict::Fail, Some(dev)) => {
+            (Verdict::Fail | Verdict::Inconc, Some(dev)) => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("known deviation of target `{}`: {dev}", run.target));
                 s

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 fn cell(v: Verdict, deviation: bool) -> &'static str {
     match (v, deviation) {
+        (Verdict::Inconc, true) => "deviation (inconc)",
         (Verdict::Pass, false) => "pass",
         (Verdict::Pass, true) => "**XPASS**",
         (Verdict::Fail, true) => "deviation",
@@ -35,6 +36,8 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
     let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in runs {
         let n = r.counts();
+        // Deviations are counted on their own; `inconc` and `fail` are the unexpected ones.
+        let recorded = |v: Verdict| r.cases.iter().filter(|c| c.finished && c.verdict == v && c.deviation.is_some()).count();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -42,8 +45,8 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
             n.total(),
             n.pass,
             n.deviations,
-            n.inconc,
-            n.fail - n.deviations,
+            n.inconc - recorded(Verdict::Inconc),
+            n.fail - recorded(Verdict::Fail),
             n.error,
             n.none
         );
@@ -85,7 +88,7 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
                 continue;
             }
             let why = match (&c.deviation, c.verdict) {
-                (Some(d), Verdict::Fail) => format!("known deviation: {d}"),
+                (Some(d), Verdict::Fail | Verdict::Inconc) => format!("known deviation ({}): {d}", c.verdict),
                 (Some(d), _) => format!("{} although the profile records a deviation ({d})", c.verdict),
                 (None, v) => format!("{v}: {}", c.reason.clone().unwrap_or_else(|| "no reason given".into())),
             };

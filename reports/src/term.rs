@@ -28,7 +28,7 @@ impl Style {
 /// One line for a finished case.
 pub fn case_line(c: &CaseRecord, style: Style) -> String {
     let label = match (&c.deviation, c.verdict) {
-        (Some(_), Verdict::Fail) => "DEVIATION".to_string(),
+        (Some(_), Verdict::Fail | Verdict::Inconc) => "DEVIATION".to_string(),
         (Some(_), Verdict::Pass) => "XPASS".to_string(),
         _ => c.verdict.as_str().to_uppercase(),
     };
