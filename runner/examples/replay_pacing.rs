@@ -144,7 +144,7 @@ async fn bench(capture: PathBuf, clients: u32, rounds: usize) {
     let dir = std::env::temp_dir().join(format!("conform-replay-pacing-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("pacing.yaml");
-    std::fs::write(&f, &imported.yaml).unwrap();
+    std::fs::write(&f, &imported.files[0]).unwrap();
     let loaded = load_paths(&[f]);
     assert!(
         loaded.diagnostics.is_empty(),

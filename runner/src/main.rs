@@ -646,15 +646,21 @@ fn import(a: &ImportArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    if let Err(e) = std::fs::write(&a.output, &imported.yaml) {
-        eprintln!("error: cannot write {}: {e}", a.output.display());
-        return EXIT_HARNESS;
-    }
+    let written = match conform_runner::replay::write_files(&imported, &a.output) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
     for n in &imported.notes {
         eprintln!("note: {n}");
     }
+    if written.len() > 1 {
+        eprintln!("note: {} cases: written as {} files ({} and siblings)", imported.cases, written.len(), a.output.display());
+    }
     // The written suite must load: check it as `conform check` would.
-    if let Err(c) = load(std::slice::from_ref(&a.output)) {
+    if let Err(c) = load(&written) {
         eprintln!("error: the suite written to {} does not load (a bug in conform import)", a.output.display());
         return c;
     }
@@ -679,13 +685,16 @@ fn replay(a: ReplayArgs) -> u8 {
     }
     let dir = a.out.join("replay");
     let file = dir.join(format!("{}.yaml", opts.name));
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, &imported.yaml)) {
-        eprintln!("error: cannot write {}: {e}", file.display());
-        return EXIT_HARNESS;
-    }
+    let written = match std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display())).and_then(|_| conform_runner::replay::write_files(&imported, &file)) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_HARNESS;
+        }
+    };
     eprintln!("conform: replaying {} request(s) of {} as {} case(s) (suite {})", imported.exchanges, a.capture.display(), imported.cases, file.display());
     run(RunArgs {
-        paths: vec![file],
+        paths: written,
         filter: a.filter,
         target: a.target,
         iface: a.iface,

@@ -49,12 +49,34 @@ impl Default for ImportOptions {
 /// A suite made from a capture.
 #[derive(Clone, Debug)]
 pub struct Imported {
-    pub yaml: String,
+    /// The suite: one file, or several of at most [`CASES_PER_FILE`] cases each.
+    pub files: Vec<String>,
     pub protocol: String,
     pub cases: usize,
     pub exchanges: usize,
     /// Things the user should know (orphan replies, requests replayed byte for byte, ...).
     pub notes: Vec<String>,
+}
+
+/// Writes an imported suite: the first file at `first`, the others beside it as
+/// `<stem>-2.yaml`, `<stem>-3.yaml`, ... Returns the paths written.
+pub fn write_files(imported: &Imported, first: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let stem = first
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "capture".into());
+    let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut out = Vec::new();
+    for (k, text) in imported.files.iter().enumerate() {
+        let p = if k == 0 {
+            first.to_path_buf()
+        } else {
+            dir.join(format!("{stem}-{}.yaml", k + 1))
+        };
+        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        out.push(p);
+    }
+    Ok(out)
 }
 
 /// A suite name from a capture file name: `dhclient` from `clients/dhclient.pcapng`.
@@ -139,9 +161,9 @@ pub fn import_capture(path: &Path, opts: &ImportOptions) -> Result<Imported, Tra
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        let (yaml, cases) = writer.write(&source, &ex.exchanges, opts, rules.as_ref(), &mut notes);
+        let (files, cases) = writer.write(&source, &ex.exchanges, opts, rules.as_ref(), &mut notes);
         return Ok(Imported {
-            yaml,
+            files,
             protocol: p.clone(),
             cases,
             exchanges: requests,
@@ -165,7 +187,7 @@ fn list_numbers(v: &[usize]) -> String {
 
 /// Writes exchanges of one protocol as a suite.
 pub trait CaseWriter {
-    /// The suite YAML and its number of cases.
+    /// The suite YAML (one text per file) and its number of cases.
     fn write(
         &self,
         source: &str,
@@ -173,7 +195,7 @@ pub trait CaseWriter {
         opts: &ImportOptions,
         rules: &dyn TraceRules,
         notes: &mut Vec<String>,
-    ) -> (String, usize);
+    ) -> (Vec<String>, usize);
 }
 
 /// The case writer of a protocol.
@@ -702,7 +724,7 @@ impl CaseWriter for DhcpWriter {
         opts: &ImportOptions,
         _rules: &dyn TraceRules,
         notes: &mut Vec<String>,
-    ) -> (String, usize) {
+    ) -> (Vec<String>, usize) {
         let params = Self::params(ex);
         let groups = Self::cases(ex);
         let mut y = String::new();
@@ -757,8 +779,11 @@ impl CaseWriter for DhcpWriter {
         let _ = writeln!(y, "settings:");
         let _ = writeln!(y, "  receive_timeout: {}", dur(opts.receive_timeout));
         let _ = writeln!(y, "cases:");
+        let head_end = y.len();
+        let mut starts = Vec::with_capacity(groups.len());
         let mut bytewise = 0;
         for (ci, group) in groups.iter().enumerate() {
+            starts.push(y.len());
             let mut vars = CaseVars {
                 mac: group[0].req.client.as_bytes().to_vec(),
                 ..CaseVars::default()
@@ -933,9 +958,37 @@ impl CaseWriter for DhcpWriter {
                 "{bytewise} request(s) with options replayed byte for byte"
             ));
         }
-        (y, groups.len())
+        // The YAML reader has an event budget per file: large captures become several files of
+        // at most CASES_PER_FILE cases, each a complete suite.
+        starts.push(y.len());
+        let mut files = Vec::new();
+        for (k, w) in starts
+            .windows(2)
+            .collect::<Vec<_>>()
+            .chunks(CASES_PER_FILE)
+            .enumerate()
+        {
+            let (a, b) = (w[0][0], w[w.len() - 1][1]);
+            let mut head = y[..head_end].to_string();
+            if k > 0 {
+                head = head.replacen(
+                    &format!("suite: {}", q(&opts.name)),
+                    &format!("suite: {}", q(&format!("{}-{}", opts.name, k + 1))),
+                    1,
+                );
+            }
+            head.push_str(&y[a..b]);
+            files.push(head);
+        }
+        if files.is_empty() {
+            files.push(y);
+        }
+        (files, groups.len())
     }
 }
+
+/// Cases per generated suite file (the YAML reader allows about a million events per file).
+pub const CASES_PER_FILE: usize = 2000;
 
 /// Parses `3s`, `500ms`, `1.5s` or a bare number of milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -425,3 +425,50 @@ fn live_replay_of_the_corpus_against_dnsmasq() {
         );
     }
 }
+
+#[test]
+fn large_captures_become_several_suite_files() {
+    let d = tmp("large");
+    let frames = corpus_frames("dhclient");
+    let n = conform_runner::replay::CASES_PER_FILE + 5;
+    let mut records = Vec::with_capacity(n * 4);
+    for k in 0..n {
+        let mac = [0x02, 0xee, 0, 0, (k >> 8) as u8, k as u8];
+        for f in &frames {
+            let mut f = f.clone();
+            if f[6..12] == frames[0][6..12] {
+                f[6..12].copy_from_slice(&mac);
+            }
+            f[46..50].copy_from_slice(&(0x7000_0000u32 + k as u32).to_be_bytes());
+            f[70..76].copy_from_slice(&mac);
+            f[40..42].copy_from_slice(&[0, 0]);
+            let len = f.len() as u32;
+            records.push((f, len));
+        }
+    }
+    let cap = d.join("many.pcap");
+    std::fs::write(&cap, pcap_file(1, &records)).unwrap();
+    let out = d.join("many.yaml");
+    let o = conform(&["import", cap.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("written as 2 files"),
+        "{}",
+        text(&o.stderr)
+    );
+    let second = d.join("many-2.yaml");
+    let y = std::fs::read_to_string(&second).unwrap();
+    assert!(
+        y.contains("suite: \"many-2\""),
+        "{}",
+        &y[..400.min(y.len())]
+    );
+    assert_eq!(y.matches("  - id: ").count(), 5);
+    let check = conform(&["check", out.to_str().unwrap(), second.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stdout).contains(&format!("{n} case(s)")),
+        "{}",
+        text(&check.stdout)
+    );
+}
