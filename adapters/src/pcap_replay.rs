@@ -88,42 +88,51 @@ impl PortFilter {
 
 /// Reads a pcap or pcapng file and keeps the UDP datagrams `filter` wants.
 pub fn read_trace(path: &Path, filter: &PortFilter) -> Result<Trace, TraceError> {
-    let bytes = std::fs::read(path).map_err(|e| TraceError {
-        file: path.to_path_buf(),
-        packet: None,
-        message: format!("cannot read the capture: {e}"),
+    let mut packets = Vec::new();
+    let stats = scan_file(path, filter, &mut |p: RawPacket<'_>| {
+        keep(&mut packets, p, filter)
     })?;
-    parse_trace(path, &bytes, filter)
+    Ok(Trace {
+        file: path.to_path_buf(),
+        packets,
+        total: stats.total,
+        cut_skipped: stats.cut_skipped,
+    })
 }
 
 /// [`read_trace`] on bytes already in memory; `file` is only used in errors.
 pub fn parse_trace(file: &Path, bytes: &[u8], filter: &PortFilter) -> Result<Trace, TraceError> {
     let mut packets = Vec::with_capacity(bytes.len() / 512);
-    let stats = scan_trace(
-        file,
-        bytes,
-        filter,
-        &mut |p: RawPacket<'_>| match parse_link_frame(p.linktype, p.frame) {
-            Some(datagram) => {
-                packets.push(TracePacket {
-                    number: p.number,
-                    ts: p.ts,
-                    datagram,
-                });
-                Ok(())
-            }
-            None => Err(format!(
-                "malformed {} packet: not a complete IPv4/UDP datagram",
-                filter.what
-            )),
-        },
-    )?;
+    let stats = scan_trace(file, bytes, filter, &mut |p: RawPacket<'_>| {
+        keep(&mut packets, p, filter)
+    })?;
     Ok(Trace {
         file: file.to_path_buf(),
         packets,
         total: stats.total,
         cut_skipped: stats.cut_skipped,
     })
+}
+
+fn keep(
+    packets: &mut Vec<TracePacket>,
+    p: RawPacket<'_>,
+    filter: &PortFilter,
+) -> Result<(), String> {
+    match parse_link_frame(p.linktype, p.frame) {
+        Some(datagram) => {
+            packets.push(TracePacket {
+                number: p.number,
+                ts: p.ts,
+                datagram,
+            });
+            Ok(())
+        }
+        None => Err(format!(
+            "malformed {} packet: not a complete IPv4/UDP datagram",
+            filter.what
+        )),
+    }
 }
 
 /// One packet of the protocol as found in the file, without a copy.
@@ -135,6 +144,8 @@ pub struct RawPacket<'a> {
     pub linktype: u32,
     /// The whole captured frame.
     pub frame: &'a [u8],
+    /// Where the frame starts in the file.
+    pub offset: u64,
     /// The UDP payload inside `frame`.
     pub payload: &'a [u8],
     /// UDP source and destination ports.
@@ -162,35 +173,61 @@ pub fn scan_trace(
     filter: &PortFilter,
     visit: &mut dyn FnMut(RawPacket<'_>) -> Result<(), String>,
 ) -> Result<ScanStats, TraceError> {
+    scan(file, &mut Source::memory(bytes), filter, visit)
+}
+
+/// [`scan_trace`] streaming the file through a 1 MiB window: memory stays small whatever the
+/// capture's size, and `RawPacket::offset` says where each frame is in the file.
+pub fn scan_file(
+    path: &Path,
+    filter: &PortFilter,
+    visit: &mut dyn FnMut(RawPacket<'_>) -> Result<(), String>,
+) -> Result<ScanStats, TraceError> {
+    let f = std::fs::File::open(path).map_err(|e| TraceError {
+        file: path.to_path_buf(),
+        packet: None,
+        message: format!("cannot read the capture: {e}"),
+    })?;
+    scan(path, &mut Source::file(f), filter, visit)
+}
+
+fn scan(
+    file: &Path,
+    src: &mut Source<'_>,
+    filter: &PortFilter,
+    visit: &mut dyn FnMut(RawPacket<'_>) -> Result<(), String>,
+) -> Result<ScanStats, TraceError> {
     let err = |packet: Option<usize>, message: String| TraceError {
         file: file.to_path_buf(),
         packet,
         message,
     };
-    if bytes.is_empty() {
+    src.fill(4).map_err(|(p, m)| err(p, m))?;
+    let head = src.window();
+    if head.is_empty() {
         return Err(err(
             None,
             "the file is empty (not a pcap or pcapng capture)".into(),
         ));
     }
-    if bytes.len() < 4 {
+    if head.len() < 4 {
         return Err(err(
             None,
             format!(
                 "the file is {} bytes long: too short for a pcap or pcapng header",
-                bytes.len()
+                head.len()
             ),
         ));
     }
-    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let magic = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
     let mut sink = Sink {
         filter,
         visit,
         stats: ScanStats::default(),
     };
     match magic {
-        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 => read_pcap(bytes, &mut sink).map_err(|(p, m)| err(p, m))?,
-        0x0a0d_0d0a => read_pcapng(bytes, &mut sink).map_err(|(p, m)| err(p, m))?,
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 => read_pcap(src, &mut sink).map_err(|(p, m)| err(p, m))?,
+        0x0a0d_0d0a => read_pcapng(src, &mut sink).map_err(|(p, m)| err(p, m))?,
         _ => {
             return Err(err(
                 None,
@@ -231,6 +268,7 @@ impl Sink<'_, '_> {
         ts: Duration,
         data: &[u8],
         orig_len: u32,
+        offset: u64,
     ) -> Result<(), ReadError> {
         if !matches!(
             linktype,
@@ -265,7 +303,7 @@ impl Sink<'_, '_> {
         match udp_payload(linktype, data) {
             Some((range, ports)) => {
                 self.stats.kept += 1;
-                (self.visit)(RawPacket { number, ts, linktype, frame: data, payload: &data[range], ports }).map_err(|m| (Some(number), m))
+                (self.visit)(RawPacket { number, ts, linktype, frame: data, offset, payload: &data[range], ports }).map_err(|m| (Some(number), m))
             }
             None => Err((
                 Some(number),
@@ -382,25 +420,124 @@ fn pcap_error(e: &PcapError, what: &str) -> String {
     }
 }
 
-fn read_pcap(bytes: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), ReadError> {
-    let (mut rest, parser) =
-        PcapParser::new(bytes).map_err(|e| (None, pcap_error(&e, "pcap file header")))?;
+/// The bytes of a capture: one slice in memory, or a file streamed through a window (so a
+/// large capture is never held in memory whole).
+struct Source<'b> {
+    mem: &'b [u8],
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of the window's first byte.
+    offset: u64,
+}
+
+const WINDOW: usize = 1 << 20;
+
+impl<'b> Source<'b> {
+    fn memory(mem: &'b [u8]) -> Self {
+        Source {
+            mem,
+            file: None,
+            buf: Vec::new(),
+            start: 0,
+            end: mem.len(),
+            offset: 0,
+        }
+    }
+
+    fn file(f: std::fs::File) -> Source<'static> {
+        Source {
+            mem: &[],
+            file: Some(f),
+            buf: vec![0; WINDOW],
+            start: 0,
+            end: 0,
+            offset: 0,
+        }
+    }
+
+    fn window(&self) -> &[u8] {
+        match self.file {
+            None => &self.mem[self.start..self.end],
+            Some(_) => &self.buf[self.start..self.end],
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Reads more bytes behind the window; `false` when there are no more.
+    fn refill(&mut self) -> Result<bool, ReadError> {
+        use std::io::Read;
+        let Some(f) = self.file.as_mut() else {
+            return Ok(false);
+        };
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let n = self.buf.len() * 2;
+            self.buf.resize(n, 0);
+        }
+        loop {
+            match f.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err((None, format!("cannot read the capture: {e}"))),
+            }
+        }
+    }
+
+    /// Makes at least `n` bytes visible if the input has them.
+    fn fill(&mut self, n: usize) -> Result<(), ReadError> {
+        while self.window().len() < n && self.refill()? {}
+        Ok(())
+    }
+}
+
+fn read_pcap(src: &mut Source<'_>, sink: &mut Sink<'_, '_>) -> Result<(), ReadError> {
+    src.fill(24)?;
+    let (rem, parser) =
+        PcapParser::new(src.window()).map_err(|e| (None, pcap_error(&e, "pcap file header")))?;
+    let used = src.window().len() - rem.len();
+    src.consume(used);
     let header = parser.header();
     let linktype = u32::from(header.datalink);
     let nanos = header.ts_resolution == pcap_file::TsResolution::NanoSecond;
     let snaplen = header.snaplen;
     let mut n = 0usize;
-    while !rest.is_empty() {
+    loop {
+        if src.window().is_empty() && !src.refill()? {
+            return Ok(());
+        }
+        let res = parser.next_raw_packet(src.window());
+        let (left, raw) = match res {
+            Ok((rem, raw)) => (rem.len(), raw),
+            Err(PcapError::IncompleteBuffer) => {
+                if src.refill()? {
+                    continue;
+                }
+                return Err((
+                    Some(n + 1),
+                    format!(
+                        "the file ends inside this packet's record ({} byte(s) left of it; truncated capture)",
+                        src.window().len()
+                    ),
+                ));
+            }
+            Err(other) => return Err((Some(n + 1), pcap_error(&other, "packet record"))),
+        };
         n += 1;
         sink.stats.total = n;
-        let (r, raw) = parser.next_raw_packet(rest).map_err(|e| match e {
-            PcapError::IncompleteBuffer => (
-                Some(n),
-                format!("the file ends inside this packet's record ({} byte(s) left of it; truncated capture)", rest.len()),
-            ),
-            other => (Some(n), pcap_error(&other, "packet record")),
-        })?;
-        rest = r;
         if raw.incl_len > raw.orig_len {
             return Err((
                 Some(n),
@@ -422,29 +559,63 @@ fn read_pcap(bytes: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), ReadError> {
             raw.ts_frac.saturating_mul(1000)
         };
         let ts = Duration::new(u64::from(raw.ts_sec), frac.min(999_999_999));
-        sink.packet(n, linktype, ts, &raw.data, raw.orig_len)?;
+        let w = src.window();
+        let at = src.offset + (raw.data.as_ptr() as usize - w.as_ptr() as usize) as u64;
+        sink.packet(n, linktype, ts, &raw.data, raw.orig_len, at)?;
+        let used = w.len() - left;
+        src.consume(used);
     }
-    Ok(())
 }
 
-fn read_pcapng(bytes: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), ReadError> {
-    let (mut rest, mut parser) = PcapNgParser::new(bytes)
-        .map_err(|e| (None, pcap_error(&e, "pcapng section header block")))?;
+fn read_pcapng(src: &mut Source<'_>, sink: &mut Sink<'_, '_>) -> Result<(), ReadError> {
+    let mut parser = loop {
+        match PcapNgParser::new(src.window()) {
+            Ok((rem, parser)) => {
+                let used = src.window().len() - rem.len();
+                src.consume(used);
+                break parser;
+            }
+            Err(PcapError::IncompleteBuffer) => {
+                if src.refill()? {
+                    continue;
+                }
+                return Err((
+                    None,
+                    pcap_error(&PcapError::IncompleteBuffer, "pcapng section header block"),
+                ));
+            }
+            Err(e) => return Err((None, pcap_error(&e, "pcapng section header block"))),
+        }
+    };
     let mut n = 0usize;
-    while !rest.is_empty() {
+    loop {
+        if src.window().is_empty() && !src.refill()? {
+            return Ok(());
+        }
         // A block that fails to parse is reported as the next packet (the usual corruption is
         // a cut or damaged packet block); pcapng has no packet number before the block is read.
-        let (r, block) = parser.next_block(rest).map_err(|e| {
-            let what = match e {
-                PcapError::IncompleteBuffer => format!(
-                    "the file ends inside the block that follows packet {n} ({} byte(s) left; truncated capture)",
-                    rest.len()
-                ),
-                other => format!("corrupt pcapng block after packet {n}: {other}"),
-            };
-            (Some(n + 1), what)
-        })?;
-        rest = r;
+        let res = parser.next_block(src.window());
+        let (left, block) = match res {
+            Ok((rem, block)) => (rem.len(), block),
+            Err(PcapError::IncompleteBuffer) => {
+                if src.refill()? {
+                    continue;
+                }
+                return Err((
+                    Some(n + 1),
+                    format!(
+                        "the file ends inside the block that follows packet {n} ({} byte(s) left; truncated capture)",
+                        src.window().len()
+                    ),
+                ));
+            }
+            Err(other) => {
+                return Err((
+                    Some(n + 1),
+                    format!("corrupt pcapng block after packet {n}: {other}"),
+                ))
+            }
+        };
         let (iface, ts, data, orig_len) = match block {
             Block::EnhancedPacket(p) => (Some(p.interface_id), p.timestamp, p.data, p.original_len),
             Block::SimplePacket(p) => (Some(0), Duration::ZERO, p.data, p.original_len),
@@ -456,21 +627,29 @@ fn read_pcapng(bytes: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), ReadError> {
             ),
             _ => (None, Duration::ZERO, Default::default(), 0),
         };
-        let Some(iface) = iface else { continue };
-        n += 1;
-        sink.stats.total = n;
-        let linktype = match parser.interfaces().get(iface as usize) {
-            Some(i) => u32::from(i.linktype),
-            None => {
-                return Err((
-                    Some(n),
-                    format!("corrupt capture: the packet names interface {iface}, but the section describes {}", parser.interfaces().len()),
-                ))
-            }
-        };
-        sink.packet(n, linktype, ts, &data, orig_len)?;
+        let w = src.window();
+        let used = w.len() - left;
+        if let Some(iface) = iface {
+            n += 1;
+            sink.stats.total = n;
+            let linktype = match parser.interfaces().get(iface as usize) {
+                Some(i) => u32::from(i.linktype),
+                None => {
+                    return Err((
+                        Some(n),
+                        format!(
+                            "corrupt capture: the packet names interface {iface}, but the section describes {}",
+                            parser.interfaces().len()
+                        ),
+                    ))
+                }
+            };
+            let at =
+                src.offset + (data.as_ptr() as usize).saturating_sub(w.as_ptr() as usize) as u64;
+            sink.packet(n, linktype, ts, &data, orig_len, at)?;
+        }
+        src.consume(used);
     }
-    Ok(())
 }
 
 /// Whether a datagram is a client's request or a server's reply.
@@ -579,10 +758,11 @@ pub struct Exchanges {
 
 /// A request with its replies, over any message representation `T`.
 struct Paired<T> {
-    len: usize,
-    req: Classified,
+    len: u32,
+    kind: Cow<'static, str>,
+    subkind: Cow<'static, str>,
     item: T,
-    replies: Vec<(T, Classified)>,
+    replies: Vec<T>,
     retransmissions: Vec<usize>,
 }
 
@@ -619,12 +799,21 @@ struct Pairer<T> {
 }
 
 impl<T> Pairer<T> {
-    fn push(&mut self, number: usize, len: usize, c: Classified, item: T) {
+    fn with_capacity(n: usize) -> Self {
+        Pairer {
+            open: KeyMap::with_capacity_and_hasher(n, Default::default()),
+            out: Vec::with_capacity(n),
+            orphans: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, number: usize, len: usize, c: &Classified, item: T) {
+        let len = len as u32;
         match c.role {
             Role::Request => {
                 if let Some(&i) = self.open.get(&c.pair) {
                     let e = &mut self.out[i];
-                    if e.replies.is_empty() && e.req.subkind == c.subkind && e.len == len {
+                    if e.replies.is_empty() && e.subkind == c.subkind && e.len == len {
                         e.retransmissions.push(number);
                         return;
                     }
@@ -632,14 +821,15 @@ impl<T> Pairer<T> {
                 self.open.insert(c.pair, self.out.len());
                 self.out.push(Paired {
                     len,
-                    req: c,
+                    kind: c.kind.clone(),
+                    subkind: c.subkind.clone(),
                     item,
                     replies: Vec::new(),
                     retransmissions: Vec::new(),
                 });
             }
             Role::Reply => match self.open.get(&c.pair) {
-                Some(&i) => self.out[i].replies.push((item, c)),
+                Some(&i) => self.out[i].replies.push(item),
                 None => self.orphans.push(number),
             },
         }
@@ -649,11 +839,7 @@ impl<T> Pairer<T> {
 /// Pairs every reply with the latest earlier request of the same transaction and folds
 /// retransmitted requests. Errors name the packet of a corrupt message.
 pub fn exchanges(trace: &Trace, rules: &dyn TraceRules) -> Result<Exchanges, TraceError> {
-    let mut pr: Pairer<&TracePacket> = Pairer {
-        open: KeyMap::default(),
-        out: Vec::new(),
-        orphans: Vec::new(),
-    };
+    let mut pr: Pairer<(&TracePacket, Classified)> = Pairer::with_capacity(trace.packets.len() / 2);
     for p in &trace.packets {
         let ports = (
             p.datagram.meta.src_port.unwrap_or(0),
@@ -666,15 +852,15 @@ pub fn exchanges(trace: &Trace, rules: &dyn TraceRules) -> Result<Exchanges, Tra
                 packet: Some(p.number),
                 message: m,
             })?;
-        pr.push(p.number, p.datagram.payload.len(), c, p);
+        pr.push(p.number, p.datagram.payload.len(), &c, (p, c.clone()));
     }
     Ok(Exchanges {
         exchanges: pr
             .out
             .into_iter()
             .map(|e| Exchange {
-                request: e.item.clone(),
-                req: e.req,
+                request: e.item.0.clone(),
+                req: e.item.1,
                 replies: e.replies.into_iter().map(|(p, c)| (p.clone(), c)).collect(),
                 retransmissions: e.retransmissions,
             })
@@ -945,7 +1131,7 @@ impl TraceRules for DhcpRules {
 /// A frame of the capture, by position in the file's bytes.
 #[derive(Clone, Copy, Debug)]
 struct Frame {
-    start: usize,
+    start: u64,
     len: u32,
     linktype: u32,
 }
@@ -993,12 +1179,13 @@ impl Book {
 /// sent request ([`TraceRules::rewrite_reply`]) and delivers it at once. When no captured
 /// request of that kind was answered, it stays silent, so the case times out honestly.
 ///
-/// The capture is kept as read (one buffer) and indexed by frame position; frames are decoded
-/// only when they answer a request, so loading a large trace costs little more than reading it.
+/// The capture is streamed once and indexed by frame position in the file; frames are read
+/// back and decoded only when they answer a request, so loading a large trace costs little
+/// more than reading it, in little memory.
 pub struct PcapAdapter {
     file: PathBuf,
     rules: Arc<dyn TraceRules>,
-    bytes: Vec<u8>,
+    file_handle: std::fs::File,
     book: Book,
     replies: usize,
     tx: broadcast::Sender<Incoming>,
@@ -1013,35 +1200,37 @@ impl PcapAdapter {
             packet: None,
             message: format!("offline checks of {protocol} captures are not supported yet"),
         })?;
-        let bytes = std::fs::read(path).map_err(|e| TraceError {
+        let file = std::fs::File::open(path).map_err(|e| TraceError {
             file: path.to_path_buf(),
             packet: None,
             message: format!("cannot read the capture: {e}"),
         })?;
-        Self::from_bytes(path, bytes, rules)
+        Self::index(path, file, rules)
     }
 
-    /// Builds the adapter from a capture's bytes; `path` names it in errors.
-    pub fn from_bytes(
+    /// Streams the capture once, keeping only an index of the frames that answered requests
+    /// (and the requests they answered) by file offset.
+    fn index(
         path: &Path,
-        bytes: Vec<u8>,
+        file: std::fs::File,
         rules: Arc<dyn TraceRules>,
     ) -> Result<Self, TraceError> {
         let filter = rules.filter();
-        let base = bytes.as_ptr() as usize;
-        let mut pr: Pairer<Frame> = Pairer {
-            open: KeyMap::default(),
-            out: Vec::new(),
-            orphans: Vec::new(),
-        };
-        let stats = scan_trace(path, &bytes, &filter, &mut |p: RawPacket<'_>| {
+        // About two frames per exchange of ~350 bytes each: size the index once.
+        let estimate = file
+            .metadata()
+            .map(|m| (m.len() / 800) as usize)
+            .unwrap_or(0)
+            .min(1 << 24);
+        let mut pr: Pairer<Frame> = Pairer::with_capacity(estimate);
+        let stats = scan_file(path, &filter, &mut |p: RawPacket<'_>| {
             let c = rules.classify(p.payload, p.ports)?;
             let frame = Frame {
-                start: p.frame.as_ptr() as usize - base,
+                start: p.offset,
                 len: p.frame.len() as u32,
                 linktype: p.linktype,
             };
-            pr.push(p.number, p.payload.len(), c, frame);
+            pr.push(p.number, p.payload.len(), &c, frame);
             Ok(())
         })?;
         let mut groups = Vec::new();
@@ -1054,11 +1243,11 @@ impl PcapAdapter {
             }
             let gi = groups.len() as u32;
             replies += e.replies.len();
-            by_kind.entry(e.req.kind).or_default().push(gi);
-            by_subkind.entry(e.req.subkind).or_default().push(gi);
+            by_kind.entry(e.kind).or_default().push(gi);
+            by_subkind.entry(e.subkind).or_default().push(gi);
             groups.push(Group {
                 request: e.item,
-                replies: e.replies.into_iter().map(|(f, _)| f).collect(),
+                replies: e.replies,
             });
         }
         if replies == 0 {
@@ -1075,7 +1264,7 @@ impl PcapAdapter {
         Ok(PcapAdapter {
             file: path.to_path_buf(),
             rules,
-            bytes,
+            file_handle: file,
             book: Book {
                 groups,
                 by_subkind,
@@ -1094,10 +1283,10 @@ impl PcapAdapter {
     }
 
     fn datagram(&self, f: Frame) -> Option<Datagram> {
-        parse_link_frame(
-            f.linktype,
-            self.bytes.get(f.start..f.start + f.len as usize)?,
-        )
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; f.len as usize];
+        self.file_handle.read_exact_at(&mut buf, f.start).ok()?;
+        parse_link_frame(f.linktype, &buf)
     }
 }
 

@@ -540,3 +540,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn streamed_files_larger_than_the_window_read_and_fail_like_memory() {
+    // 4,000 frames (about 1.4 MB): records straddle the 1 MiB read window.
+    let frames: Vec<Vec<u8>> = (0..1000).flat_map(|_| dora()).collect();
+    for (name, bytes) in [
+        ("big.pcap", pcap(1, &full(frames.clone()))),
+        ("big.pcapng", pcapng(1, &frames)),
+    ] {
+        let path = write_tmp(name, &bytes);
+        let t = read_trace(&path, &filter()).unwrap();
+        assert_eq!(t.packets.len(), 4000, "{name}");
+        assert_eq!(t.packets[3999].number, 4000);
+        let mem = parse_trace(&path, &bytes, &filter()).unwrap();
+        assert_eq!(mem.packets.len(), t.packets.len());
+        assert!(t
+            .packets
+            .iter()
+            .zip(&mem.packets)
+            .all(|(a, b)| a.datagram == b.datagram && a.number == b.number));
+        let a = PcapAdapter::open(&path, "dhcp").unwrap();
+        assert_eq!(a.replies(), 2000);
+        // Cut 100 bytes before the end: the last packet's record is incomplete.
+        let cut = write_tmp(&format!("cut-{name}"), &bytes[..bytes.len() - 100]);
+        let e = read_trace(&cut, &filter()).unwrap_err().to_string();
+        assert!(
+            e.contains("packet 4000: ") && e.contains("truncated"),
+            "{e}"
+        );
+        let e = PcapAdapter::open(&cut, "dhcp").err().unwrap().to_string();
+        assert!(e.contains("packet 4000: "), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn streamed_adapter_reads_frames_back_from_the_file() {
+    let frames: Vec<Vec<u8>> = (0..1000).flat_map(|_| dora()).collect();
+    let path = write_tmp("stream.pcapng", &pcapng(1, &frames));
+    let a = PcapAdapter::open(&path, "dhcp").unwrap();
+    let mut rx = a.subscribe();
+    let mac = [0x02, 1, 2, 3, 4, 5];
+    for i in 0..1500u32 {
+        a.send(&request(i, mac, &[(53, &[1])])).await.unwrap();
+        let r = Repr::parse(&rx.try_recv().expect("an OFFER").datagram.payload);
+        assert_eq!((r.xid, r.yiaddr), (i, OFFERED));
+    }
+}
