@@ -495,6 +495,12 @@ impl ComponentRun {
                                     }
                                 }
                                 self.emit(EventKind::Matched { at: self.at(path), template: template.name.clone(), summary: msg.summary(), captured });
+                                // A default (activated altstep) took a message in place of the
+                                // awaited one: report how that message differs from what was
+                                // awaited, as a timeout would.
+                                if b.from_altstep.is_some() && i > 0 {
+                                    self.report_mismatch(branches, std::slice::from_ref(&msg), path);
+                                }
                                 if let Some((var, p)) = missing {
                                     self.set_verdict(Verdict::Fail, Some(format!("capture `{var}`: field `{p}` is absent in the matched message")), path);
                                     return Flow::Stop;

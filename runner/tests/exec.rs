@@ -212,6 +212,13 @@ async fn activated_default_turns_a_nak_into_an_immediate_fail() {
     assert_eq!(r.result.reason.as_deref(), Some("server sent DHCPNAK"));
     // The default fired on arrival, long before the 2 s receive timer.
     assert!(r.result.duration < Duration::from_millis(100), "{:?}", r.result.duration);
+    // And the report still says how the NAK differs from the awaited OFFER.
+    let mm = r
+        .events
+        .iter()
+        .find_map(|e| match &e.kind { EventKind::Mismatch { mismatches, .. } => Some(mismatches.clone()), _ => None })
+        .expect("a mismatch report for the message the default took");
+    assert!(mm.iter().any(|m| m.path == "options.53" && m.actual == "NAK (6)"), "{mm:?}");
 }
 
 #[tokio::test(start_paused = true)]
