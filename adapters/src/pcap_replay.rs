@@ -1260,7 +1260,9 @@ impl PcapAdapter {
                 ),
             });
         }
-        let (tx, _) = broadcast::channel(4096);
+        // Replies arrive at once, so parallel cases produce bursts: a deeper queue than a live
+        // adapter's keeps a case that is not scheduled for a while from lagging behind.
+        let (tx, _) = broadcast::channel((replies * 2).clamp(4096, 65_536));
         Ok(PcapAdapter {
             file: path.to_path_buf(),
             rules,
