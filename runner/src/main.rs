@@ -130,7 +130,8 @@ struct RunArgs {
     /// Talk plain UDP to a server at ADDR:PORT (DNS, or a DHCP server through the relay path).
     #[arg(long, value_name = "ADDR:PORT")]
     udp: Option<String>,
-    /// Override the target profile's adapter: raw, relay, tap or udp.
+    /// Override the target profile's adapter: raw, relay, tap or udp; or pcap:FILE, an offline
+    /// target whose captured server replies answer (docs/pcap.md).
     #[arg(long, value_name = "KIND")]
     adapter: Option<String>,
     /// Set a module parameter (repeatable).
