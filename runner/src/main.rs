@@ -516,7 +516,7 @@ async fn run_collect(
                 all.push(e);
                 if let Some(id) = finished {
                     if !json {
-                        print_case_line(&all, &id, &mut stdout, style, bar.as_ref());
+                        print_case_line(all, &id, &mut stdout, style, bar.as_ref());
                     }
                 }
             }
@@ -540,7 +540,7 @@ async fn run_collect(
         all.push(e);
         if let Some(id) = finished {
             if !json {
-                        print_case_line(&all, &id, &mut stdout, style, bar.as_ref());
+                        print_case_line(all, &id, &mut stdout, style, bar.as_ref());
                     }
         }
     }
@@ -568,7 +568,7 @@ async fn run_collect(
         print!("{}", term::summary(&rec, policy, style));
     }
     if let Some(p) = &args.pcap {
-        if let Err(e) = write_pcaps(&all, p, &args.out.join("pcap")) {
+        if let Err(e) = write_pcaps(all, p, &args.out.join("pcap")) {
             eprintln!("error: {e}");
             return EXIT_HARNESS;
         }
@@ -589,7 +589,7 @@ async fn run_collect(
     }
     if let Some(p) = &args.html {
         let pcaps = args.pcap.as_ref().map(|_| args.out.join("pcap"));
-        if let Err(e) = write_html(&all, p, pcaps.as_deref()) {
+        if let Err(e) = write_html(all, p, pcaps.as_deref()) {
             eprintln!("error: {e}");
             return EXIT_HARNESS;
         }
