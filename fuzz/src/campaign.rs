@@ -52,6 +52,10 @@ pub struct CampaignConfig {
     pub progress: bool,
     /// Print findings as they are found.
     pub print: bool,
+    /// How the user named the target (for replay hints in regression cases).
+    pub target_spec: String,
+    /// Cases in flight at once (each with its own canary); 1 runs them one by one.
+    pub pipeline: usize,
 }
 
 impl Default for CampaignConfig {
@@ -69,6 +73,8 @@ impl Default for CampaignConfig {
             ignore: Vec::new(),
             progress: false,
             print: true,
+            target_spec: String::new(),
+            pipeline: 16,
         }
     }
 }
@@ -173,12 +179,16 @@ pub fn rng_for(seed: u64, index: u64) -> TestRng {
 /// proptest's own limits stay out of the way (they print a notice when hit); the campaign
 /// enforces its budget in the test closure instead.
 fn runner_config() -> Config {
-    Config {
-        failure_persistence: None,
-        max_shrink_iters: u32::MAX,
-        max_shrink_time: 0,
-        ..Config::default()
-    }
+    // Config::default() reads PROPTEST_* variables each time: build it once.
+    static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| Config {
+            failure_persistence: None,
+            max_shrink_iters: u32::MAX,
+            max_shrink_time: 0,
+            ..Config::default()
+        })
+        .clone()
 }
 
 /// Case `index` of campaign `seed` (no server needed).
@@ -530,6 +540,11 @@ impl<'a> Campaign<'a> {
                     diff: &f.diff,
                     env: &exec.env,
                     frames: &f.frames,
+                    target_spec: if self.cfg.target_spec.is_empty() {
+                        exec.name()
+                    } else {
+                        &self.cfg.target_spec
+                    },
                 };
                 match regress::write(dir, &inp) {
                     Ok(p) => f.regression = Some(p),
@@ -590,6 +605,61 @@ impl<'a> Campaign<'a> {
         self.cfg.ignore.iter().any(|p| sig.starts_with(p.as_str()))
     }
 
+    /// Judges one observed case: counts hits, investigates new signatures, and runs the
+    /// differential comparison.
+    fn judge_case(
+        &mut self,
+        exec: &mut Executor,
+        against: Option<&mut Executor>,
+        i: u64,
+        case: &FuzzCase,
+        obs: &Observation,
+    ) -> Result<(), ExecError> {
+        let vs = judge(obs, &exec.env);
+        let mut fresh = Vec::new();
+        for v in vs {
+            *self.report.hits.entry(v.signature.clone()).or_default() += 1;
+            if self.ignored(&v.signature) {
+                self.report.ignored += 1;
+            } else if self.seen.insert(v.signature.clone()) {
+                fresh.push(v);
+            }
+        }
+        for v in fresh {
+            if self.report.findings.len() >= self.cfg.max_findings || self.stopped() {
+                break;
+            }
+            self.investigate(exec, i, &v)?;
+        }
+        if let Some(b) = against {
+            let ob = b.run(case)?;
+            if ob.liveness.is_some() {
+                b.recover()?;
+            }
+            let (oa, obb) = (outcome(obs), outcome(&ob));
+            if oa != obb {
+                let f = RequestFacts::new(&obs.request.payload);
+                let class = if validity(&obs.request.payload, &exec.env).is_ok() {
+                    "valid"
+                } else {
+                    "invalid"
+                };
+                let sig = format!("{} {class}: {oa} | {obb}", type_name(f.mtype));
+                if let Some(d) = self
+                    .report
+                    .divergences
+                    .iter_mut()
+                    .find(|d| d.signature == sig)
+                {
+                    d.count += 1;
+                } else if self.seen_div.insert(sig.clone()) && !self.stopped() {
+                    self.diverge(exec, b, i, sig, oa, obb)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the campaign against `exec` (and `against`, for differential testing).
     pub fn run(
         mut self,
@@ -636,78 +706,75 @@ impl<'a> Campaign<'a> {
             {
                 break Ok(());
             }
-            let case = {
-                let (_, t) = self.tree(i);
-                t.current()
-            };
-            let obs = match exec.run(&case) {
-                Ok(o) => o,
-                Err(e) => break Err(e),
-            };
-            let vs = judge(&obs, &exec.env);
-            if obs.liveness.is_some() {
-                if let Err(e) = exec.recover() {
-                    break Err(e);
-                }
-            }
-            let mut fresh = Vec::new();
-            for v in vs {
-                *self.report.hits.entry(v.signature.clone()).or_default() += 1;
-                if self.ignored(&v.signature) {
-                    self.report.ignored += 1;
-                } else if self.seen.insert(v.signature.clone()) {
-                    fresh.push(v);
-                }
-            }
-            let mut err = None;
-            for v in fresh {
-                if self.report.findings.len() >= self.cfg.max_findings || self.stopped() {
-                    break;
-                }
-                if let Err(e) = self.investigate(exec, i, &v) {
-                    err = Some(e);
-                    break;
-                }
-            }
-            if let Some(e) = err {
-                break Err(e);
-            }
-            if let Some(b) = against.as_deref_mut() {
-                let ob = match b.run(&case) {
+            // A batch of cases, pipelined; one by one after any liveness doubt.
+            let remaining = self.cfg.cases.map_or(u64::MAX, |n| n - i);
+            let size = (self.cfg.pipeline.max(1) as u64).min(remaining) as usize;
+            let batch: Vec<FuzzCase> = (0..size as u64)
+                .map(|k| self.tree(i + k).1.current())
+                .collect();
+            let observed = if size > 1 {
+                match exec.run_batch(&batch) {
                     Ok(o) => o,
                     Err(e) => break Err(e),
-                };
-                if ob.liveness.is_some() {
-                    if let Err(e) = b.recover() {
+                }
+            } else {
+                None
+            };
+            let observed = match observed {
+                Some(o) => o,
+                None => {
+                    // Some canary of the batch went unanswered: start from a server known to
+                    // serve (a managed one is restarted: it may be hung, not dead), then
+                    // re-run the batch one case at a time to see which case did it.
+                    let ready = if exec.managed() && size > 1 {
+                        exec.recover()
+                    } else if size > 1 {
+                        exec.baseline()
+                    } else {
+                        Ok(())
+                    };
+                    if let Err(e) = ready {
                         break Err(e);
                     }
-                }
-                let (oa, obb) = (outcome(&obs), outcome(&ob));
-                if oa != obb {
-                    let f = RequestFacts::new(&obs.request.payload);
-                    let class = if validity(&obs.request.payload, &exec.env).is_ok() {
-                        "valid"
-                    } else {
-                        "invalid"
-                    };
-                    let sig = format!("{} {class}: {oa} | {obb}", type_name(f.mtype));
-                    if let Some(d) = self
-                        .report
-                        .divergences
-                        .iter_mut()
-                        .find(|d| d.signature == sig)
-                    {
-                        d.count += 1;
-                    } else if self.seen_div.insert(sig.clone()) && !self.stopped() {
-                        if let Err(e) = self.diverge(exec, b, i, sig, oa, obb) {
-                            break Err(e);
+                    let mut v = Vec::with_capacity(size);
+                    let mut err = None;
+                    for c in &batch {
+                        match exec.run(c) {
+                            Ok(o) => {
+                                if o.liveness.is_some() {
+                                    if let Err(e) = exec.recover() {
+                                        err = Some(e);
+                                        break;
+                                    }
+                                }
+                                v.push(o);
+                            }
+                            Err(e) => {
+                                err = Some(e);
+                                break;
+                            }
                         }
                     }
+                    if let Some(e) = err {
+                        break Err(e);
+                    }
+                    v
+                }
+            };
+            let mut stop_now = None;
+            for (k, (case, obs)) in batch.iter().zip(observed).enumerate() {
+                let idx = i + k as u64;
+                if let Err(e) = self.judge_case(exec, against.as_deref_mut(), idx, case, &obs) {
+                    stop_now = Some(e);
+                    break;
                 }
             }
-            i += 1;
+            if let Some(e) = stop_now {
+                break Err(e);
+            }
+            i += size as u64;
             if let Some(b) = &self.bar {
-                b.inc(1);
+                b.inc(size as u64);
                 b.set_message(format!("{} findings", self.report.findings.len()));
             } else if self.cfg.progress && last_status.elapsed() >= Duration::from_secs(10) {
                 last_status = Instant::now();

@@ -627,11 +627,17 @@ pub fn release_for(env: &Env, req: &Repr, yiaddr: Ipv4Addr, xid: u32) -> Datagra
         Entry::Option(RawOption::new(53, vec![7])),
         Entry::Option(RawOption::new(54, env.server_ip.octets().to_vec())),
     ];
-    if let Some(cid) = req.aggregate(61) {
+    // Option 61 exactly as the request carried it (same instances, in the options field):
+    // a server that keys leases on the first instance only (dnsmasq) and one that
+    // concatenates (RFC 3396) both recognise the same client.
+    let mut areas = vec![req.options.clone()];
+    areas.extend(req.file_options());
+    areas.extend(req.sname_options());
+    for a in &areas {
         entries.extend(
-            conform_codec::dhcp::raw::split_option(61, &cid)
-                .into_iter()
-                .map(Entry::Option),
+            a.options()
+                .filter(|o| o.code == 61)
+                .map(|o| Entry::Option(RawOption::new(61, o.data.clone()))),
         );
     }
     r.options = OptionArea {

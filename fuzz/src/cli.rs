@@ -77,9 +77,11 @@ pub struct DhcpArgs {
     /// Write the campaign report as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Directory for the lab's server config and logs.
-    #[arg(long, value_name = "DIR", default_value = "conform-out")]
-    pub out: PathBuf,
+    /// Directory for the lab's server config, leases and log. Default: a directory under
+    /// /dev/shm (tmpfs) when it exists, so the server's lease-file fsyncs do not dominate a
+    /// campaign (dnsmasq fsyncs on every ACK and RELEASE), else conform-out.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// How long a canary reply may take before the server is suspected, ms.
     #[arg(long, default_value_t = 1000)]
     pub reply_timeout_ms: u64,
@@ -94,6 +96,10 @@ pub struct DhcpArgs {
     /// without sending anything (for benchmarks against other tools).
     #[arg(long, value_name = "FILE")]
     pub export_cases: Option<PathBuf>,
+    /// Cases in flight at once, each with its own canary (replies are told apart by xid; any
+    /// liveness doubt re-runs the batch one case at a time). 1 = strictly one by one.
+    #[arg(long, default_value_t = 16)]
+    pub pipeline: usize,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -240,24 +246,28 @@ fn export(a: &DhcpArgs, seed: u64, path: &Path) -> u8 {
             return EXIT_USAGE;
         }
     };
+    // One case per line: eth_src eth_dst ip_src ip_dst udp_src udp_dst payload-hex
+    // (`-` for eth_src: the interface's own MAC).
     let mut s = String::new();
     for i in 0..n {
         let c = campaign::generate(seed, i);
         let enc = c.encode(&env, 0x4000_0000 | i as u32);
         let m = &enc.datagram.meta;
-        let relayed = c.relay.is_some();
+        let mac = |x: Option<[u8; 6]>| {
+            x.map(|x| hex(&x).replace(' ', ":"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let ip = |x: Option<std::net::IpAddr>| {
+            x.map(|a| a.to_string()).unwrap_or_else(|| "0.0.0.0".into())
+        };
         s.push_str(&format!(
-            "{} {} {}\n",
-            if relayed {
-                "relay"
-            } else if m.ip_dst == Some(std::net::IpAddr::V4(env.server_ip)) {
-                "unicast"
-            } else {
-                "bcast"
-            },
-            m.eth_src
-                .map(|x| hex(&x).replace(' ', ":"))
-                .unwrap_or_else(|| "-".into()),
+            "{} {} {} {} {} {} {}\n",
+            mac(m.eth_src),
+            mac(m.eth_dst),
+            ip(m.ip_src),
+            ip(m.ip_dst),
+            m.src_port.unwrap_or(68),
+            m.dst_port.unwrap_or(67),
             enc.bytes
                 .iter()
                 .map(|b| format!("{b:02x}"))
@@ -287,6 +297,14 @@ fn pairs(v: &[String]) -> Result<std::collections::BTreeMap<String, String>, Str
                 .ok_or(format!("--param `{p}` is not NAME=VALUE"))
         })
         .collect()
+}
+
+fn lab_parent(a: &DhcpArgs) -> PathBuf {
+    match &a.out {
+        Some(o) => o.clone(),
+        None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm/conform-fuzz"),
+        None => PathBuf::from("conform-out"),
+    }
 }
 
 fn run_dhcp(a: DhcpArgs) -> u8 {
@@ -356,7 +374,7 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
     }
     let h = rt.handle().clone();
     let main = match (&a.target, &a.iface) {
-        (Some(t), _) => rt.block_on(start_target(h.clone(), t, &a.out, seed)),
+        (Some(t), _) => rt.block_on(start_target(h.clone(), t, &lab_parent(&a), seed)),
         (None, Some(i)) => {
             let env = match pairs(&a.params).and_then(|p| env_from(&p)) {
                 Ok(e) => e,
@@ -387,7 +405,7 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
         }
     };
     let mut other = match &a.against {
-        Some(t) => match rt.block_on(start_target(h.clone(), t, &a.out, seed)) {
+        Some(t) => match rt.block_on(start_target(h.clone(), t, &lab_parent(&a), seed)) {
             Ok(s) => Some(s),
             Err((code, e)) => {
                 eprintln!("error: --against: {e}");
@@ -419,6 +437,11 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
             regressions: (!a.no_regressions).then(|| a.regressions.clone()),
             ignore: a.ignore.clone(),
             progress: !a.quiet,
+            target_spec: a
+                .target
+                .clone()
+                .unwrap_or_else(|| format!("... --iface {}", a.iface.clone().unwrap_or_default())),
+            pipeline: a.pipeline.max(1),
             ..CampaignConfig::default()
         };
         let (rss, hwm) = campaign::rss_kib();

@@ -17,6 +17,7 @@ use conform_adapters::{Adapter, AdapterError, Incoming};
 use conform_codec::dhcp::raw::Repr;
 use conform_codec::Datagram;
 use conform_lab::Lab;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -117,6 +118,22 @@ struct Canary {
 fn xid_of(d: &Datagram) -> Option<u32> {
     let b = d.payload.get(4..8)?;
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// op, option 53 (first complete instance in the options field) and yiaddr, without
+/// copying the message: for canary replies, which only need these.
+fn quick(payload: &[u8]) -> Option<(u8, Option<u8>, Ipv4Addr)> {
+    use conform_codec::dhcp::raw::{OptionIter, Packet, Token};
+    let p = Packet::new_checked(payload).ok()?;
+    let t = OptionIter::new(p.options()).find_map(|t| match t {
+        Token::Option {
+            code: 53,
+            data: [v],
+            ..
+        } => Some(*v),
+        _ => None,
+    });
+    Some((p.op(), t, p.yiaddr()))
 }
 
 fn reply_type(r: &Repr) -> Option<u8> {
@@ -220,6 +237,141 @@ impl Executor {
         rt.block_on(self.run_async(d, repr, xid))
     }
 
+    /// Runs `cases` pipelined: every case and its canary DISCOVER go out at once, each
+    /// canary's REQUEST and RELEASE follow as its replies come, and replies are attributed by
+    /// xid. The server still sees each case right before its own canary, so a case's replies
+    /// precede its canary's OFFER as in [`Executor::run`].
+    ///
+    /// Returns `None` when any canary went unanswered (a crash, a hang, or a slow server): the
+    /// caller then runs the cases one by one with [`Executor::run`], which attributes the
+    /// failure to the case that caused it. No frames are recorded.
+    pub fn run_batch(&mut self, cases: &[FuzzCase]) -> Result<Option<Vec<Observation>>, ExecError> {
+        let items: Vec<(Datagram, Repr, u32)> = cases
+            .iter()
+            .map(|c| {
+                let xid = self.next();
+                let e = c.encode(&self.env, xid);
+                (e.datagram, e.repr, xid)
+            })
+            .collect();
+        let rt = self.rt.clone();
+        rt.block_on(self.batch_async(items))
+    }
+
+    async fn batch_async(
+        &mut self,
+        items: Vec<(Datagram, Repr, u32)>,
+    ) -> Result<Option<Vec<Observation>>, ExecError> {
+        self.drain()?;
+        let n = items.len();
+        let mut frames = Vec::new();
+        let mut replies: Vec<Vec<Incoming>> = vec![Vec::new(); n];
+        let mut case_of: HashMap<u32, usize> = HashMap::with_capacity(n);
+        // Per canary: xid, MAC, stage (0 awaits OFFER, 1 awaits ACK, 2 done), address.
+        let mut canaries: Vec<(u32, [u8; 6], u8, Ipv4Addr)> = Vec::with_capacity(n);
+        let mut canary_of: HashMap<u32, usize> = HashMap::with_capacity(n);
+        let env = self.env.clone();
+        for (i, (d, _, xid)) in items.iter().enumerate() {
+            case_of.insert(*xid, i);
+            self.send(d, "case", &mut frames).await?;
+            let cx = self.next();
+            let k = self.counter;
+            let mac = [0x02, 0xcf, 0xca, (k >> 16) as u8, (k >> 8) as u8, k as u8];
+            canary_of.insert(cx, i);
+            canaries.push((cx, mac, 0, Ipv4Addr::UNSPECIFIED));
+            self.send(
+                &canary_message(&env, 1, cx, mac, None),
+                "canary DHCPDISCOVER",
+                &mut frames,
+            )
+            .await?;
+        }
+        self.stats.executions += n as u64;
+        let mut pending = n;
+        let mut retries = 0;
+        let timeout = self.cfg.canary_timeout;
+        let mut deadline = Instant::now() + timeout;
+        while pending > 0 {
+            let slice = match &self.lab {
+                Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
+                None => deadline,
+            };
+            let inc = match tokio::time::timeout_at(slice.into(), self.rx.recv()).await {
+                Err(_) if slice < deadline => {
+                    if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                Err(_) => return Ok(None),
+                Ok(Ok(i)) => i,
+                Ok(Err(RecvError::Lagged(_))) => continue,
+                Ok(Err(RecvError::Closed)) => return Err(ExecError::Closed),
+            };
+            self.stats.received += 1;
+            let Some(x) = xid_of(&inc.datagram) else {
+                continue;
+            };
+            if let Some(&i) = case_of.get(&x) {
+                replies[i].push(inc);
+                continue;
+            }
+            let Some(&i) = canary_of.get(&x) else {
+                continue;
+            };
+            let Some((2, t, yiaddr)) = quick(&inc.datagram.payload) else {
+                continue;
+            };
+            let (cx, mac, stage, _) = canaries[i];
+            match (stage, t) {
+                (0, Some(2)) => {
+                    canaries[i].2 = 1;
+                    canaries[i].3 = yiaddr;
+                    let m = canary_message(&env, 3, cx, mac, Some(yiaddr));
+                    self.send(&m, "canary DHCPREQUEST", &mut frames).await?;
+                }
+                // Canaries in flight may be offered the same address (servers need not reserve
+                // an offered address): the loser of the race is NAKed and starts over.
+                // (With n in flight and a server handing out the lowest free address, up to
+                // n(n-1)/2 NAKs are legitimate.)
+                (1, Some(6)) if retries < n * n => {
+                    retries += 1;
+                    canaries[i].2 = 0;
+                    let m = canary_message(&env, 1, cx, mac, None);
+                    self.send(&m, "canary DHCPDISCOVER", &mut frames).await?;
+                }
+                (1, Some(5)) => {
+                    canaries[i].2 = 2;
+                    let m = canary_message(&env, 7, cx, mac, Some(canaries[i].3));
+                    self.send(&m, "canary DHCPRELEASE", &mut frames).await?;
+                    pending -= 1;
+                    deadline = Instant::now() + timeout;
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for ((request, repr, xid), replies) in items.into_iter().zip(replies) {
+            for i in &replies {
+                let r = Repr::parse(&i.datagram.payload);
+                if reply_type(&r) == Some(5) && self.env.assignable(r.yiaddr) {
+                    let x = self.next();
+                    let rel = release_for(&self.env, &repr, r.yiaddr, x);
+                    self.send(&rel, "cleanup DHCPRELEASE", &mut frames).await?;
+                }
+            }
+            out.push(Observation {
+                xid,
+                request,
+                replies,
+                liveness: None,
+                slow: false,
+                frames: Vec::new(),
+            });
+        }
+        Ok(Some(out))
+    }
+
     fn drain(&mut self) -> Result<(), ExecError> {
         loop {
             match self.rx.try_recv() {
@@ -286,9 +438,9 @@ impl Executor {
                     sent: false,
                     at: inc.at,
                     label: if x.is_some() && x == case_xid {
-                        "reply".into()
+                        "reply to the case".into()
                     } else {
-                        "received".into()
+                        "canary reply or other traffic".into()
                     },
                     datagram: inc.datagram.clone(),
                 });
@@ -323,10 +475,8 @@ impl Executor {
         .await?;
         let is = |t: u8| {
             move |i: &Incoming| {
-                xid_of(&i.datagram) == Some(xid) && {
-                    let r = Repr::parse(&i.datagram.payload);
-                    r.op == 2 && reply_type(&r) == Some(t)
-                }
+                xid_of(&i.datagram) == Some(xid)
+                    && matches!(quick(&i.datagram.payload), Some((2, Some(x), _)) if x == t)
             }
         };
         let Some(offer) = self

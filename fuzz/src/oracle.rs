@@ -134,15 +134,19 @@ pub struct RequestFacts {
 pub fn complete_aggregate(repr: &Repr, code: u8, all_areas: bool) -> Option<Vec<u8>> {
     let mut found = false;
     let mut v = Vec::new();
-    let mut areas = vec![repr.options.clone()];
-    if all_areas {
-        areas.extend(repr.file_options());
-        areas.extend(repr.sname_options());
+    for o in repr.options.options().filter(|o| o.code == code) {
+        found = true;
+        v.extend_from_slice(&o.data);
     }
-    for a in &areas {
-        for o in a.options().filter(|o| o.code == code) {
-            found = true;
-            v.extend_from_slice(&o.data);
+    if all_areas && repr.overload() != 0 {
+        for a in [repr.file_options(), repr.sname_options()]
+            .into_iter()
+            .flatten()
+        {
+            for o in a.options().filter(|o| o.code == code) {
+                found = true;
+                v.extend_from_slice(&o.data);
+            }
         }
     }
     found.then_some(v)
@@ -196,13 +200,13 @@ impl RequestFacts {
     }
 }
 
-/// Option instances of a reply (all areas), in aggregation order.
-fn instances(b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+/// Option instances of a reply (all areas), in aggregation order, borrowed from it.
+fn instances(b: &[u8]) -> Vec<(u8, &[u8])> {
     let mut v = Vec::new();
     for (_, area) in option_areas(b) {
         for t in OptionIter::new(area) {
             if let Token::Option { code, data, .. } = t {
-                v.push((code, data.to_vec()));
+                v.push((code, data));
             }
         }
     }
@@ -231,7 +235,19 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
         return out;
     }
     let r = Repr::parse(b);
-    let agg = |c: u8| r.aggregate(c);
+    // Complete instances of every area, borrowed from the reply; aggregates from them.
+    let inst = instances(b);
+    let agg = |c: u8| -> Option<Vec<u8>> {
+        let mut found = false;
+        let mut v = Vec::new();
+        for (code, d) in &inst {
+            if *code == c {
+                found = true;
+                v.extend_from_slice(d);
+            }
+        }
+        found.then_some(v)
+    };
     let rtype = match agg(53).as_deref() {
         Some([t]) => Some(*t),
         _ => None,
@@ -296,7 +312,6 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
     if !r.options.end {
         out.push(v(Oracle::End, "the options field has no END".into()));
     }
-    let inst = instances(b);
     let count = |c: u8| inst.iter().filter(|(code, _)| *code == c).count();
     // Message type: one instance, legal for the request.
     if count(53) > 1 {
@@ -660,7 +675,7 @@ pub fn option_content_ok(code: u8, d: &[u8]) -> Result<(), String> {
             K::Ipv4 | K::U32 | K::I32 => d.len() == 4,
             K::U16 => d.len() == 2,
             K::U8 | K::MessageType | K::Overload => d.len() == 1,
-            K::Ipv4List => !d.is_empty() && d.len() % 4 == 0,
+            K::Ipv4List => !d.is_empty() && d.len().is_multiple_of(4),
             K::U8List | K::Str => !d.is_empty(),
             K::Bytes => true,
         },

@@ -33,6 +33,43 @@ pub struct RegressionInput<'a> {
     pub env: &'a Env,
     /// The confirming execution's frames (for the pcapng).
     pub frames: &'a [Frame],
+    /// How the campaign named the target (`--target` argument), for the replay hint.
+    pub target_spec: &'a str,
+}
+
+/// The import path of `suites/dhcp/lib/common.yaml` as seen from `dir`: `../lib/common.yaml`
+/// under `suites/dhcp/regressions`, otherwise relative to wherever the library is found from
+/// the working directory.
+pub fn lib_import(dir: &Path) -> String {
+    let fallback = "../lib/common.yaml".to_string();
+    if dir.join("../lib/common.yaml").is_file() {
+        return fallback;
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return fallback;
+    };
+    let Some(lib) = cwd
+        .ancestors()
+        .map(|a| a.join("suites/dhcp/lib/common.yaml"))
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
+    else {
+        return fallback;
+    };
+    let Ok(from) = dir.canonicalize() else {
+        return fallback;
+    };
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = lib.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut rel = PathBuf::new();
+    for _ in common..a.len() {
+        rel.push("..");
+    }
+    for c in &b[common..] {
+        rel.push(c.as_os_str());
+    }
+    rel.display().to_string()
 }
 
 /// FNV-1a, for stable short ids.
@@ -224,7 +261,7 @@ fn constraint(inp: &RegressionInput<'_>, facts: &RequestFacts) -> Vec<String> {
 }
 
 /// The YAML text of the regression case.
-pub fn yaml(inp: &RegressionInput<'_>) -> String {
+pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
     let d = inp.request;
     let b = &d.payload;
     let id = case_id(inp.signature, b);
@@ -267,7 +304,7 @@ pub fn yaml(inp: &RegressionInput<'_>) -> String {
         "description: {}",
         q(&format!("Fuzz regression: {}", inp.signature))
     );
-    let _ = writeln!(w, "imports: [../lib/common.yaml]");
+    let _ = writeln!(w, "imports: [{import}]");
     let _ = writeln!(w, "params:");
     let _ = writeln!(w, "  server_mac: {{ type: mac, default: \"{}\", doc: \"The server's MAC (frames unicast to it).\" }}", mac(&inp.env.server_mac));
     let _ = writeln!(w);
@@ -507,7 +544,8 @@ pub fn write(dir: &Path, inp: &RegressionInput<'_>) -> Result<(PathBuf, PathBuf)
     std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
     let id = case_id(inp.signature, &inp.request.payload);
     let y = dir.join(format!("{id}.yaml"));
-    std::fs::write(&y, yaml(inp)).map_err(|e| format!("failed to write {}: {e}", y.display()))?;
+    std::fs::write(&y, yaml(inp, &lib_import(dir)))
+        .map_err(|e| format!("failed to write {}: {e}", y.display()))?;
     let p = dir.join(format!("{id}.pcapng"));
     write_pcap(&p, &id, inp.signature, inp.frames)?;
     Ok((y, p))
