@@ -53,14 +53,22 @@ impl UdpAdapter {
                         ..Meta::default()
                     };
                     let _ = tx.send(Incoming {
-                        datagram: Datagram { payload: buf[..n].to_vec(), meta },
+                        datagram: Datagram {
+                            payload: buf[..n].to_vec(),
+                            meta,
+                        },
                         at: SystemTime::now(),
                         seq: seq.fetch_add(1, Ordering::Relaxed),
                     });
                 }
             })
         };
-        Ok(UdpAdapter { sock, server, tx, reader })
+        Ok(UdpAdapter {
+            sock,
+            server,
+            tx,
+            reader,
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -85,7 +93,10 @@ impl Adapter for UdpAdapter {
             .send_to(&d.payload, to)
             .await
             .map(|_| ())
-            .map_err(|e| AdapterError::Io { what: format!("send to {to}"), source: e })
+            .map_err(|e| AdapterError::Io {
+                what: format!("send to {to}"),
+                source: e,
+            })
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Incoming> {

@@ -9,10 +9,17 @@ use std::sync::Arc;
 pub enum FieldType {
     Bool,
     /// An integer with inclusive bounds (a `u8` field is `Int { min: 0, max: 255 }`).
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// An integer whose values also have names (`OFFER` for message type 2). Unknown numbers are
     /// still accepted: the server may send any byte.
-    Enum { names: &'static [(&'static str, i64)], min: i64, max: i64 },
+    Enum {
+        names: &'static [(&'static str, i64)],
+        min: i64,
+        max: i64,
+    },
     Str,
     Bytes,
     Ipv4,
@@ -33,7 +40,10 @@ pub enum Scalar {
 impl FieldType {
     pub const U8: FieldType = FieldType::Int { min: 0, max: 255 };
     pub const U16: FieldType = FieldType::Int { min: 0, max: 65535 };
-    pub const U32: FieldType = FieldType::Int { min: 0, max: u32::MAX as i64 };
+    pub const U32: FieldType = FieldType::Int {
+        min: 0,
+        max: u32::MAX as i64,
+    };
 
     /// Human name used in diagnostics ("expected an ipv4 address").
     pub fn describe(&self) -> String {
@@ -206,7 +216,9 @@ mod tests {
             FieldType::Ipv4.parse(&Scalar::Str("10.0.0.1".into())),
             Ok(Value::Ipv4(Ipv4Addr::new(10, 0, 0, 1)))
         );
-        assert!(FieldType::Ipv4.parse(&Scalar::Str("10.0.0".into())).is_err());
+        assert!(FieldType::Ipv4
+            .parse(&Scalar::Str("10.0.0".into()))
+            .is_err());
         assert_eq!(
             FieldType::Bytes.parse(&Scalar::Str("0x0102".into())),
             Ok(Value::Bytes(vec![1, 2]))
@@ -216,7 +228,11 @@ mod tests {
             Ok(Value::Bytes(b"a:b".to_vec()))
         );
         static N: &[(&str, i64)] = &[("OFFER", 2)];
-        let e = FieldType::Enum { names: N, min: 0, max: 255 };
+        let e = FieldType::Enum {
+            names: N,
+            min: 0,
+            max: 255,
+        };
         assert_eq!(e.parse(&Scalar::Str("offer".into())), Ok(Value::Int(2)));
         assert_eq!(e.render(&Value::Int(2)), "OFFER (2)");
     }

@@ -83,7 +83,10 @@ pub fn hex(b: &[u8]) -> String {
 /// Parses hex with optional `0x` prefix and optional `:`, `-` or space separators.
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let t = s.strip_prefix("0x").unwrap_or(s);
-    let digits: String = t.chars().filter(|c| !matches!(c, ':' | '-' | ' ' | '_')).collect();
+    let digits: String = t
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | ' ' | '_'))
+        .collect();
     if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }

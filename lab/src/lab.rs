@@ -611,7 +611,12 @@ impl Lab {
         // the server's ARP for a leased address as a configured client would. Without it a
         // server that unicasts through its IP stack (ACK to ciaddr when RENEWING) never sends.
         if self.adapter_kind == AdapterKind::Raw {
-            let get = |k: &str| self.profile.params.get(k).and_then(|v| v.parse::<std::net::Ipv4Addr>().ok());
+            let get = |k: &str| {
+                self.profile
+                    .params
+                    .get(k)
+                    .and_then(|v| v.parse::<std::net::Ipv4Addr>().ok())
+            };
             if let (Some(a), Some(b)) = (get("pool_start"), get("pool_end")) {
                 for (net, len) in cidr_cover(a, b) {
                     client_batch.push_str(&format!("route add local {net}/{len} dev lo\n"));
@@ -1144,11 +1149,18 @@ fn cidr_cover(start: std::net::Ipv4Addr, end: std::net::Ipv4Addr) -> Vec<(std::n
     let mut out = Vec::new();
     while a <= b {
         // The largest block aligned at `a` that stays within `b`.
-        let mut size = if a == 0 { 1u64 << 32 } else { a & a.wrapping_neg() };
+        let mut size = if a == 0 {
+            1u64 << 32
+        } else {
+            a & a.wrapping_neg()
+        };
         while a + size - 1 > b {
             size >>= 1;
         }
-        out.push((std::net::Ipv4Addr::from(a as u32), 32 - size.trailing_zeros() as u8));
+        out.push((
+            std::net::Ipv4Addr::from(a as u32),
+            32 - size.trailing_zeros() as u8,
+        ));
         a += size;
     }
     out
@@ -1213,7 +1225,14 @@ mod tests {
         let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
         assert_eq!(
             cidr_cover(ip("192.0.2.100"), ip("192.0.2.200")),
-            vec![(ip("192.0.2.100"), 30), (ip("192.0.2.104"), 29), (ip("192.0.2.112"), 28), (ip("192.0.2.128"), 26), (ip("192.0.2.192"), 29), (ip("192.0.2.200"), 32)]
+            vec![
+                (ip("192.0.2.100"), 30),
+                (ip("192.0.2.104"), 29),
+                (ip("192.0.2.112"), 28),
+                (ip("192.0.2.128"), 26),
+                (ip("192.0.2.192"), 29),
+                (ip("192.0.2.200"), 32)
+            ]
         );
         assert_eq!(d["adapter"], "relay");
         // Raw mode: the client veth has client_ip too, so suites can act as a relay agent.

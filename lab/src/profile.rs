@@ -26,7 +26,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("knot", include_str!("../../profiles/knot.yaml")),
     ("bind9", include_str!("../../profiles/bind9.yaml")),
     ("pdns", include_str!("../../profiles/pdns.yaml")),
-    ("dnsmasq-dns", include_str!("../../profiles/dnsmasq-dns.yaml")),
+    (
+        "dnsmasq-dns",
+        include_str!("../../profiles/dnsmasq-dns.yaml"),
+    ),
 ];
 
 /// Placeholders the lab itself provides in templates (besides every `params` key).

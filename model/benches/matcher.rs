@@ -26,7 +26,10 @@ fn offer(p: &dyn Protocol) -> Arc<dyn Decoded> {
         ("options.lease_time", Value::Int(3600)),
         ("options.renewal_time", Value::Int(1800)),
         ("options.rebinding_time", Value::Int(3150)),
-        ("options.subnet_mask", Value::Ipv4(Ipv4Addr::new(255, 255, 255, 0))),
+        (
+            "options.subnet_mask",
+            Value::Ipv4(Ipv4Addr::new(255, 255, 255, 0)),
+        ),
         ("options.broadcast_address", ip(255)),
         ("options.routers", Value::List(vec![ip(1)])),
         ("options.dns_servers", Value::List(vec![ip(1), ip(2)])),
@@ -39,8 +42,10 @@ fn offer(p: &dyn Protocol) -> Arc<dyn Decoded> {
         ("udp.src", Value::Int(67)),
         ("udp.dst", Value::Int(68)),
     ];
-    let fields: Vec<(FieldRef, Option<Value>)> =
-        f.into_iter().map(|(k, v)| (p.resolve(k).expect(k), Some(v))).collect();
+    let fields: Vec<(FieldRef, Option<Value>)> = f
+        .into_iter()
+        .map(|(k, v)| (p.resolve(k).expect(k), Some(v)))
+        .collect();
     let d = p.encode(&fields).expect("encode");
     p.decode(&d)
 }
@@ -93,9 +98,18 @@ fn template() -> (Template, HashMap<String, Value>) {
     let mut env = HashMap::new();
     env.insert("xid".to_string(), Value::Int(0x1234_5678));
     env.insert("chaddr".to_string(), Value::Bytes(vec![2, 0, 0, 0, 0, 9]));
-    env.insert("server_ip".to_string(), Value::Ipv4(Ipv4Addr::new(192, 0, 2, 1)));
-    env.insert("pool_start".to_string(), Value::Ipv4(Ipv4Addr::new(192, 0, 2, 100)));
-    env.insert("pool_end".to_string(), Value::Ipv4(Ipv4Addr::new(192, 0, 2, 200)));
+    env.insert(
+        "server_ip".to_string(),
+        Value::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+    );
+    env.insert(
+        "pool_start".to_string(),
+        Value::Ipv4(Ipv4Addr::new(192, 0, 2, 100)),
+    );
+    env.insert(
+        "pool_end".to_string(),
+        Value::Ipv4(Ipv4Addr::new(192, 0, 2, 200)),
+    );
     (t, env)
 }
 
@@ -114,7 +128,11 @@ fn bench(c: &mut Criterion) {
     let p = protocol_by_name("dhcp").unwrap();
     let msg = offer(p.as_ref());
     let (t, env) = template();
-    assert!(t.matches(msg.as_ref(), &env as &dyn Env), "bench template must match: {:?}", t.explain(msg.as_ref(), &env));
+    assert!(
+        t.matches(msg.as_ref(), &env as &dyn Env),
+        "bench template must match: {:?}",
+        t.explain(msg.as_ref(), &env)
+    );
     let mut g = c.benchmark_group("matcher");
     g.throughput(Throughput::Elements(1));
     g.bench_function("offer_15_options_superset_ranges", |b| {
@@ -123,7 +141,9 @@ fn bench(c: &mut Criterion) {
     // The failing path builds the full mismatch report; it runs once per timeout, not per message.
     let mut env2 = env.clone();
     env2.insert("xid".to_string(), Value::Int(1));
-    g.bench_function("offer_mismatch_report", |b| b.iter(|| black_box(t.explain(black_box(msg.as_ref()), &env2))));
+    g.bench_function("offer_mismatch_report", |b| {
+        b.iter(|| black_box(t.explain(black_box(msg.as_ref()), &env2)))
+    });
     g.finish();
 
     let dir = std::env::temp_dir().join(format!("conform-bench-gen-{}", std::process::id()));

@@ -64,7 +64,10 @@ pub struct Diags {
 
 impl Diags {
     pub fn new(file: &Path) -> Self {
-        Diags { file: Arc::new(file.to_path_buf()), list: Vec::new() }
+        Diags {
+            file: Arc::new(file.to_path_buf()),
+            list: Vec::new(),
+        }
     }
 
     pub fn error(&mut self, pos: Pos, code: &'static str, message: impl Into<String>) {
@@ -82,12 +85,21 @@ impl Diags {
     }
 
     fn push(&mut self, pos: Pos, code: &'static str, message: String, hint: Option<String>) {
-        self.list.push(Diagnostic { file: self.file.clone(), pos, code, message, hint });
+        self.list.push(Diagnostic {
+            file: self.file.clone(),
+            pos,
+            code,
+            message,
+            hint,
+        });
     }
 }
 
 /// The closest candidate by edit distance, for "did you mean" hints.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = levenshtein(word, c);
@@ -114,7 +126,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -130,7 +144,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("templtes", ["templates", "cases"]), Some("templates"));
+        assert_eq!(
+            did_you_mean("templtes", ["templates", "cases"]),
+            Some("templates")
+        );
         assert_eq!(did_you_mean("zzz", ["templates", "cases"]), None);
         assert_eq!(did_you_mean("rnage", ["range", "one_of"]), Some("range"));
     }

@@ -151,7 +151,11 @@ mod tests {
         let e = RunEvent {
             t_ms: 1.5,
             kind: EventKind::VerdictSet {
-                at: At { case: "c".into(), component: "mtc".into(), step: "1".into() },
+                at: At {
+                    case: "c".into(),
+                    component: "mtc".into(),
+                    step: "1".into(),
+                },
                 verdict: Verdict::Fail,
                 reason: Some("r".into()),
             },

@@ -17,29 +17,77 @@ use std::time::Duration;
 
 /// Keys allowed at each level, used for unknown-key diagnostics and checked against the JSON
 /// Schema by a test so the two cannot drift apart.
-pub const SUITE_KEYS: &[&str] =
-    &["suite", "protocol", "description", "imports", "params", "templates", "altsteps", "settings", "cases"];
+pub const SUITE_KEYS: &[&str] = &[
+    "suite",
+    "protocol",
+    "description",
+    "imports",
+    "params",
+    "templates",
+    "altsteps",
+    "settings",
+    "cases",
+];
 pub const CASE_KEYS: &[&str] = &[
-    "id", "title", "spec", "level", "text", "tags", "exclusive", "timeout", "activate", "steps", "components",
+    "id",
+    "title",
+    "spec",
+    "level",
+    "text",
+    "tags",
+    "exclusive",
+    "timeout",
+    "activate",
+    "steps",
+    "components",
 ];
 pub const SETTINGS_KEYS: &[&str] = &["receive_timeout", "case_timeout"];
 pub const PARAM_KEYS: &[&str] = &["type", "default", "doc"];
 pub const TEMPLATE_META_KEYS: &[&str] = &["params", "modifies", "description"];
 pub const COMPONENT_KEYS: &[&str] = &["steps"];
 pub const STEP_KINDS: &[&str] = &[
-    "send", "receive", "alt", "start_timer", "stop_timer", "timeout", "setverdict", "wait", "log", "start",
-    "join", "stop", "repeat",
+    "send",
+    "receive",
+    "alt",
+    "start_timer",
+    "stop_timer",
+    "timeout",
+    "setverdict",
+    "wait",
+    "log",
+    "start",
+    "join",
+    "stop",
+    "repeat",
 ];
-pub const RECEIVE_KEYS: &[&str] = &["template", "args", "with", "timeout", "capture", "verdict", "on_timeout", "reason"];
+pub const RECEIVE_KEYS: &[&str] = &[
+    "template",
+    "args",
+    "with",
+    "timeout",
+    "capture",
+    "verdict",
+    "on_timeout",
+    "reason",
+];
 pub const SEND_KEYS: &[&str] = &["template", "args", "with"];
-pub const BRANCH_KEYS: &[&str] =
-    &["receive", "timeout", "altstep", "verdict", "reason", "steps", "repeat", "stop", "capture"];
+pub const BRANCH_KEYS: &[&str] = &[
+    "receive", "timeout", "altstep", "verdict", "reason", "steps", "repeat", "stop", "capture",
+];
 pub const TIMER_KEYS: &[&str] = &["name", "duration"];
 pub const SETVERDICT_KEYS: &[&str] = &["verdict", "reason"];
 pub const REPEAT_KEYS: &[&str] = &["count", "var", "fresh_identity", "steps"];
 
 /// Variables every component has: its identity and the case it runs in.
-pub const BUILTIN_VARS: &[&str] = &["mac", "xid", "id", "client_id", "chaddr", "case_id", "component"];
+pub const BUILTIN_VARS: &[&str] = &[
+    "mac",
+    "xid",
+    "id",
+    "client_id",
+    "chaddr",
+    "case_id",
+    "component",
+];
 
 /// The result of loading a set of paths.
 #[derive(Debug, Default)]
@@ -77,7 +125,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
             files.push(p.clone());
         } else {
             let mut d = Diags::new(p);
-            d.error(Pos::default(), "no-such-file", format!("no such file or directory: {}", p.display()));
+            d.error(
+                Pos::default(),
+                "no-such-file",
+                format!("no such file or directory: {}", p.display()),
+            );
             loaded.diagnostics.extend(d.list);
         }
     }
@@ -90,7 +142,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
             Ok(t) => t,
             Err(e) => {
                 let mut d = Diags::new(&f);
-                d.error(Pos::default(), "unreadable", format!("failed to read file: {e}"));
+                d.error(
+                    Pos::default(),
+                    "unreadable",
+                    format!("failed to read file: {e}"),
+                );
                 loaded.diagnostics.extend(d.list);
                 continue;
             }
@@ -126,7 +182,9 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
 }
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -179,7 +237,11 @@ fn load_text(
         }
     };
     let Some(map) = root.as_map() else {
-        d.error(root.pos, "wrong-type", format!("a suite file must be a mapping, found {}", root.type_name()));
+        d.error(
+            root.pos,
+            "wrong-type",
+            format!("a suite file must be a mapping, found {}", root.type_name()),
+        );
         return None;
     };
     check_keys(map, SUITE_KEYS, "suite", d);
@@ -189,7 +251,11 @@ fn load_text(
     if let Some(imps) = root.get("imports") {
         for item in seq_or_err(imps, d) {
             let Some(rel) = item.as_str() else {
-                d.error(item.pos, "wrong-type", format!("an import is a file path, found {}", item.type_name()));
+                d.error(
+                    item.pos,
+                    "wrong-type",
+                    format!("an import is a file path, found {}", item.type_name()),
+                );
                 continue;
             };
             let path = file.parent().unwrap_or(Path::new(".")).join(rel);
@@ -211,7 +277,12 @@ fn load_text(
                 d.error_hint(
                     n.pos,
                     "unknown-protocol",
-                    format!("unknown protocol {}", n.scalar_text().map(|s| format!("`{s}`")).unwrap_or_default()),
+                    format!(
+                        "unknown protocol {}",
+                        n.scalar_text()
+                            .map(|s| format!("`{s}`"))
+                            .unwrap_or_default()
+                    ),
                     "supported protocols: dhcp, dns",
                 );
                 None
@@ -221,13 +292,26 @@ fn load_text(
     };
     let Some(proto) = proto else {
         if proto_node.is_none() {
-            d.error_hint(root.pos, "missing-field", "missing `protocol`", "add `protocol: dhcp` or `protocol: dns`");
+            d.error_hint(
+                root.pos,
+                "missing-field",
+                "missing `protocol`",
+                "add `protocol: dhcp` or `protocol: dns`",
+            );
         }
         return None;
     };
     if let Some(ip) = &defs.protocol {
         if ip.name() != proto.name() {
-            d.error(proto_node.map(|n| n.pos).unwrap_or(root.pos), "protocol-mismatch", format!("this file is `{}` but imports `{}` definitions", proto.name(), ip.name()));
+            d.error(
+                proto_node.map(|n| n.pos).unwrap_or(root.pos),
+                "protocol-mismatch",
+                format!(
+                    "this file is `{}` but imports `{}` definitions",
+                    proto.name(),
+                    ip.name()
+                ),
+            );
         }
     }
     defs.protocol = Some(proto.clone());
@@ -237,7 +321,11 @@ fn load_text(
             d.error(n.pos, "wrong-type", "`suite` is the suite's name: a string");
             String::new()
         }),
-        None => file.file_stem().and_then(|s| s.to_str()).unwrap_or("suite").to_string(),
+        None => file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("suite")
+            .to_string(),
     };
 
     if let Some(p) = root.get("params") {
@@ -255,7 +343,14 @@ fn load_text(
         for (k, v) in map_or_err(t, d) {
             if let Some(td) = template_def(file, k, v, d) {
                 if defs.templates.contains_key(&td.name) {
-                    d.error(k.pos, "duplicate-template", format!("template `{}` is defined twice (here and in an import)", td.name));
+                    d.error(
+                        k.pos,
+                        "duplicate-template",
+                        format!(
+                            "template `{}` is defined twice (here and in an import)",
+                            td.name
+                        ),
+                    );
                 }
                 defs.templates.insert(td.name.clone(), td);
             }
@@ -264,14 +359,21 @@ fn load_text(
     if let Some(a) = root.get("altsteps") {
         for (k, v) in map_or_err(a, d) {
             if v.as_seq().is_none() {
-                d.error(v.pos, "wrong-type", format!("altstep `{}` must be a list of branches", k.name));
+                d.error(
+                    v.pos,
+                    "wrong-type",
+                    format!("altstep `{}` must be a list of branches", k.name),
+                );
                 continue;
             }
             defs.altsteps.insert(k.name.clone(), v.clone());
         }
     }
 
-    let mut settings = Settings { receive_timeout: Duration::from_secs(2), case_timeout: Duration::from_secs(30) };
+    let mut settings = Settings {
+        receive_timeout: Duration::from_secs(2),
+        case_timeout: Duration::from_secs(30),
+    };
     if let Some(s) = root.get("settings") {
         let m = map_or_err(s, d);
         check_keys(m, SETTINGS_KEYS, "settings", d);
@@ -283,7 +385,13 @@ fn load_text(
         }
     }
 
-    let ctx = Ctx { file: file.to_path_buf(), proto: proto.clone(), defs: &defs, settings, suite: name.clone() };
+    let ctx = Ctx {
+        file: file.to_path_buf(),
+        proto: proto.clone(),
+        defs: &defs,
+        settings,
+        suite: name.clone(),
+    };
 
     // Validate every template definition once on its own (with parameters bound to `?`), so
     // unused templates are checked too.
@@ -294,7 +402,15 @@ fn load_text(
         let args: HashMap<String, Node> = td
             .params
             .iter()
-            .map(|(n, dflt)| (n.clone(), dflt.clone().unwrap_or(Node { pos: td.pos, kind: NodeKind::Str("?".into()) })))
+            .map(|(n, dflt)| {
+                (
+                    n.clone(),
+                    dflt.clone().unwrap_or(Node {
+                        pos: td.pos,
+                        kind: NodeKind::Str("?".into()),
+                    }),
+                )
+            })
             .collect();
         let mut scope = Scope::library(&defs);
         scope.report_bodies = true;
@@ -317,14 +433,25 @@ fn load_text(
 
     let description = root.get("description").and_then(|n| n.scalar_text());
     lib.files.insert(canonical(file), defs.clone());
-    Some(Suite { file: file.to_path_buf(), name, protocol: proto, description, params: defs.params.clone(), cases })
+    Some(Suite {
+        file: file.to_path_buf(),
+        name,
+        protocol: proto,
+        description,
+        params: defs.params.clone(),
+        cases,
+    })
 }
 
 fn canonical(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn import(path: &Path, lib: &mut Library, sources: &mut HashMap<PathBuf, String>) -> Result<(Defs, Vec<Diagnostic>), String> {
+fn import(
+    path: &Path,
+    lib: &mut Library,
+    sources: &mut HashMap<PathBuf, String>,
+) -> Result<(Defs, Vec<Diagnostic>), String> {
     let key = canonical(path);
     if let Some(d) = lib.files.get(&key) {
         return Ok((d.clone(), Vec::new()));
@@ -332,7 +459,8 @@ fn import(path: &Path, lib: &mut Library, sources: &mut HashMap<PathBuf, String>
     if lib.loading.contains(&key) {
         return Err(format!("import cycle through {}", path.display()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("failed to import {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to import {}: {e}", path.display()))?;
     lib.loading.insert(key.clone());
     let mut d = Diags::new(path);
     let _ = load_text(path, &text, lib, &mut d, sources);
@@ -353,7 +481,11 @@ fn merge_defs(into: &mut Defs, from: Defs, pos: Pos, d: &mut Diags) {
     }
     for (k, v) in from.templates {
         if into.templates.contains_key(&k) && into.templates[&k].file != v.file {
-            d.error(pos, "duplicate-template", format!("template `{k}` is defined by two imports"));
+            d.error(
+                pos,
+                "duplicate-template",
+                format!("template `{k}` is defined by two imports"),
+            );
         }
         into.templates.insert(k, v);
     }
@@ -389,14 +521,25 @@ struct Scope {
 
 impl Scope {
     fn library(_defs: &Defs) -> Scope {
-        Scope { vars: HashSet::new(), timers: HashSet::new(), components: vec![], activated: vec![], lenient: true, report_bodies: false }
+        Scope {
+            vars: HashSet::new(),
+            timers: HashSet::new(),
+            components: vec![],
+            activated: vec![],
+            lenient: true,
+            report_bodies: false,
+        }
     }
 }
 
 impl Ctx<'_> {
     fn case(&self, c: &Node, d: &mut Diags) -> Option<Case> {
         let Some(map) = c.as_map() else {
-            d.error(c.pos, "wrong-type", format!("a case must be a mapping, found {}", c.type_name()));
+            d.error(
+                c.pos,
+                "wrong-type",
+                format!("a case must be a mapping, found {}", c.type_name()),
+            );
             return None;
         };
         check_keys(map, CASE_KEYS, "case", d);
@@ -404,16 +547,33 @@ impl Ctx<'_> {
         let id = match c.get("id").and_then(|n| n.scalar_text()) {
             Some(s) if !s.is_empty() => s,
             _ => {
-                d.error_hint(c.pos, "missing-field", "case is missing `id`", "every case needs a unique `id`");
+                d.error_hint(
+                    c.pos,
+                    "missing-field",
+                    "case is missing `id`",
+                    "every case needs a unique `id`",
+                );
                 String::new()
             }
         };
-        let title = c.get("title").and_then(|n| n.scalar_text()).unwrap_or_else(|| id.clone());
-        let id_for_msg = if id.is_empty() { format!("at line {}", c.pos.line) } else { format!("`{id}`") };
+        let title = c
+            .get("title")
+            .and_then(|n| n.scalar_text())
+            .unwrap_or_else(|| id.clone());
+        let id_for_msg = if id.is_empty() {
+            format!("at line {}", c.pos.line)
+        } else {
+            format!("`{id}`")
+        };
         let spec = match c.get("spec") {
             Some(n) => spec_ref(n, d),
             None => {
-                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} is missing `spec`"), "cite the requirement: `spec: RFC 2131 §4.3.1`");
+                d.error_hint(
+                    c.pos,
+                    "missing-field",
+                    format!("case {id_for_msg} is missing `spec`"),
+                    "cite the requirement: `spec: RFC 2131 §4.3.1`",
+                );
                 None
             }
         };
@@ -421,37 +581,68 @@ impl Ctx<'_> {
             Some(n) => match n.as_str() {
                 Some(l) if LEVELS.contains(&l) => l.to_string(),
                 _ => {
-                    d.error_hint(n.pos, "bad-level", format!("unknown requirement level {}", n.scalar_text().map(|s| format!("`{s}`")).unwrap_or_default()), format!("levels: {}", LEVELS.join(", ")));
+                    d.error_hint(
+                        n.pos,
+                        "bad-level",
+                        format!(
+                            "unknown requirement level {}",
+                            n.scalar_text()
+                                .map(|s| format!("`{s}`"))
+                                .unwrap_or_default()
+                        ),
+                        format!("levels: {}", LEVELS.join(", ")),
+                    );
                     String::new()
                 }
             },
             None => {
-                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} is missing `level`"), format!("levels: {}", LEVELS.join(", ")));
+                d.error_hint(
+                    c.pos,
+                    "missing-field",
+                    format!("case {id_for_msg} is missing `level`"),
+                    format!("levels: {}", LEVELS.join(", ")),
+                );
                 String::new()
             }
         };
         let text = match c.get("text").and_then(|n| n.scalar_text()) {
             Some(t) if !t.trim().is_empty() => t,
             _ => {
-                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} is missing `text`"), "quote the normative text the case checks");
+                d.error_hint(
+                    c.pos,
+                    "missing-field",
+                    format!("case {id_for_msg} is missing `text`"),
+                    "quote the normative text the case checks",
+                );
                 String::new()
             }
         };
         let tags = c.get("tags").map(|t| strings(t, d)).unwrap_or_default();
         let exclusive = c.get("exclusive").map(|n| boolean(n, d)).unwrap_or(false);
-        let timeout = c.get("timeout").and_then(|n| duration(n, d)).unwrap_or(self.settings.case_timeout);
+        let timeout = c
+            .get("timeout")
+            .and_then(|n| duration(n, d))
+            .unwrap_or(self.settings.case_timeout);
         let activated = c.get("activate").map(|t| strings(t, d)).unwrap_or_default();
         if let Some(a) = c.get("activate") {
             for (i, name) in activated.iter().enumerate() {
                 if !self.defs.altsteps.contains_key(name) {
-                    let pos = a.as_seq().and_then(|s| s.get(i)).map(|n| n.pos).unwrap_or(a.pos);
+                    let pos = a
+                        .as_seq()
+                        .and_then(|s| s.get(i))
+                        .map(|n| n.pos)
+                        .unwrap_or(a.pos);
                     self.unknown("altstep", name, pos, self.defs.altsteps.keys(), d);
                 }
             }
         }
 
         let mut base = Scope {
-            vars: self.param_names().into_iter().chain(BUILTIN_VARS.iter().map(|s| s.to_string())).collect(),
+            vars: self
+                .param_names()
+                .into_iter()
+                .chain(BUILTIN_VARS.iter().map(|s| s.to_string()))
+                .collect(),
             timers: HashSet::new(),
             components: vec![],
             activated: activated.clone(),
@@ -468,11 +659,19 @@ impl Ctx<'_> {
                 let steps = match v.get("steps") {
                     Some(s) => self.steps(s, &mut scope, d),
                     None => {
-                        d.error(k.pos, "missing-field", format!("component `{}` has no `steps`", k.name));
+                        d.error(
+                            k.pos,
+                            "missing-field",
+                            format!("component `{}` has no `steps`", k.name),
+                        );
                         vec![]
                     }
                 };
-                components.push(Component { name: k.name.clone(), steps, pos: k.pos });
+                components.push(Component {
+                    name: k.name.clone(),
+                    steps,
+                    pos: k.pos,
+                });
             }
         }
         let mut scope = base.clone();
@@ -480,7 +679,12 @@ impl Ctx<'_> {
             Some(s) => self.steps(s, &mut scope, d),
             None if !components.is_empty() => vec![],
             None => {
-                d.error_hint(c.pos, "missing-field", format!("case {id_for_msg} has no `steps`"), "add `steps:` or `components:`");
+                d.error_hint(
+                    c.pos,
+                    "missing-field",
+                    format!("case {id_for_msg} has no `steps`"),
+                    "add `steps:` or `components:`",
+                );
                 vec![]
             }
         };
@@ -535,14 +739,35 @@ impl Ctx<'_> {
         self.defs.params.iter().map(|p| p.name.clone()).collect()
     }
 
-    fn unknown<'k>(&self, what: &str, name: &str, pos: Pos, known: impl Iterator<Item = &'k String>, d: &mut Diags) {
+    fn unknown<'k>(
+        &self,
+        what: &str,
+        name: &str,
+        pos: Pos,
+        known: impl Iterator<Item = &'k String>,
+        d: &mut Diags,
+    ) {
         let known: Vec<&String> = known.collect();
         let hint = match did_you_mean(name, known.iter().map(|s| s.as_str())) {
             Some(s) => format!("did you mean `{s}`?"),
-            None if known.is_empty() => format!("no {what}s are defined in this file or its imports"),
-            None => format!("defined {what}s: {}", known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            None if known.is_empty() => {
+                format!("no {what}s are defined in this file or its imports")
+            }
+            None => format!(
+                "defined {what}s: {}",
+                known
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        d.error_hint(pos, UNKNOWN_CODES[what_index(what)], format!("unknown {what} `{name}`"), hint);
+        d.error_hint(
+            pos,
+            UNKNOWN_CODES[what_index(what)],
+            format!("unknown {what} `{name}`"),
+            hint,
+        );
     }
 
     fn steps(&self, n: &Node, scope: &mut Scope, d: &mut Diags) -> Vec<Step> {
@@ -550,7 +775,12 @@ impl Ctx<'_> {
         let mut stopped: Option<Pos> = None;
         for s in seq_or_err(n, d) {
             if let Some(p) = stopped {
-                d.error_hint(s.pos, "unreachable-step", "this step can never run", format!("the component stops at line {}", p.line));
+                d.error_hint(
+                    s.pos,
+                    "unreachable-step",
+                    "this step can never run",
+                    format!("the component stops at line {}", p.line),
+                );
                 stopped = None;
                 // Report once per list, keep checking the rest for other problems.
                 let _ = self.step(s, scope, d);
@@ -572,7 +802,15 @@ impl Ctx<'_> {
                 let (k, v) = &m[0];
                 if m.len() > 1 && STEP_KINDS.contains(&k.name.as_str()) {
                     let extra = &m[1].0;
-                    d.error_hint(extra.pos, "unknown-field", format!("unexpected `{}` beside `{}`", extra.name, k.name), format!("options of a `{}` step go inside it: `{}: {{ ... }}`", k.name, k.name));
+                    d.error_hint(
+                        extra.pos,
+                        "unknown-field",
+                        format!("unexpected `{}` beside `{}`", extra.name, k.name),
+                        format!(
+                            "options of a `{}` step go inside it: `{}: {{ ... }}`",
+                            k.name, k.name
+                        ),
+                    );
                 }
                 (k.name.as_str(), v, k.pos)
             }
@@ -580,7 +818,15 @@ impl Ctx<'_> {
                 if s.as_str() == Some("stop") {
                     return Some(Step::Stop { pos: s.pos });
                 }
-                d.error_hint(s.pos, "wrong-type", format!("a step must be a one-key mapping such as `send: discover`, found {}", s.type_name()), format!("step kinds: {}", STEP_KINDS.join(", ")));
+                d.error_hint(
+                    s.pos,
+                    "wrong-type",
+                    format!(
+                        "a step must be a one-key mapping such as `send: discover`, found {}",
+                        s.type_name()
+                    ),
+                    format!("step kinds: {}", STEP_KINDS.join(", ")),
+                );
                 return None;
             }
         };
@@ -604,23 +850,39 @@ impl Ctx<'_> {
                     d.error_hint(
                         f.pos,
                         "not-concrete",
-                        format!("send template `{}` uses the matching mechanism {} at `{}`", t.name, f.matcher.mechanism(), f.field.path),
+                        format!(
+                            "send template `{}` uses the matching mechanism {} at `{}`",
+                            t.name,
+                            f.matcher.mechanism(),
+                            f.field.path
+                        ),
                         "a sent message needs concrete values: a literal, a variable, or omit",
                     );
                     return None;
                 }
-                Some(Step::Send { template: Arc::new(t), pos })
+                Some(Step::Send {
+                    template: Arc::new(t),
+                    pos,
+                })
             }
             "receive" => {
                 let (tnode, opts) = match body.as_map() {
-                    Some(m) if body.get("template").is_some() || body.get("with").is_some() || m.iter().all(|(k, _)| RECEIVE_KEYS.contains(&k.name.as_str())) => {
+                    Some(m)
+                        if body.get("template").is_some()
+                            || body.get("with").is_some()
+                            || m.iter()
+                                .all(|(k, _)| RECEIVE_KEYS.contains(&k.name.as_str())) =>
+                    {
                         check_keys(m, RECEIVE_KEYS, "receive", d);
                         (body, Some(body))
                     }
                     _ => (body, None),
                 };
                 let template = Arc::new(self.template_ref(tnode, scope, d)?);
-                let timeout = opts.and_then(|o| o.get("timeout")).and_then(|n| duration(n, d)).unwrap_or(self.settings.receive_timeout);
+                let timeout = opts
+                    .and_then(|o| o.get("timeout"))
+                    .and_then(|n| duration(n, d))
+                    .unwrap_or(self.settings.receive_timeout);
                 let capture = match opts.and_then(|o| o.get("capture")) {
                     Some(c) => self.captures(c, scope, d),
                     None => vec![],
@@ -633,9 +895,14 @@ impl Ctx<'_> {
                     Some(v) => verdict(v, d),
                     None => Some(Verdict::Fail),
                 };
-                let reason = opts.and_then(|o| o.get("reason")).and_then(|n| n.scalar_text());
+                let reason = opts
+                    .and_then(|o| o.get("reason"))
+                    .and_then(|n| n.scalar_text());
                 let mut branches = vec![Branch {
-                    on: BranchOn::Receive { template: template.clone(), capture },
+                    on: BranchOn::Receive {
+                        template: template.clone(),
+                        capture,
+                    },
                     verdict: on_match,
                     reason: None,
                     steps: vec![],
@@ -651,9 +918,18 @@ impl Ctx<'_> {
                     b
                 }));
                 branches.push(Branch {
-                    on: BranchOn::Timeout { timer: String::new(), implicit: Some(timeout) },
+                    on: BranchOn::Timeout {
+                        timer: String::new(),
+                        implicit: Some(timeout),
+                    },
                     verdict: on_timeout,
-                    reason: Some(reason.unwrap_or_else(|| format!("no message matching `{}` within {}", template.name, fmt_dur(timeout)))),
+                    reason: Some(reason.unwrap_or_else(|| {
+                        format!(
+                            "no message matching `{}` within {}",
+                            template.name,
+                            fmt_dur(timeout)
+                        )
+                    })),
                     steps: vec![],
                     repeat: false,
                     stop: true,
@@ -665,7 +941,12 @@ impl Ctx<'_> {
             "alt" => {
                 let mut bs = self.branches(body, scope, d, &mut HashSet::new());
                 if !bs.iter().any(|b| matches!(b.on, BranchOn::Timeout { .. })) {
-                    d.error_hint(body.pos, "alt-without-timeout", "this alt has no timeout branch and could wait forever", "add a branch `- timeout: <timer>` for a timer started before the alt");
+                    d.error_hint(
+                        body.pos,
+                        "alt-without-timeout",
+                        "this alt has no timeout branch and could wait forever",
+                        "add a branch `- timeout: <timer>` for a timer started before the alt",
+                    );
                 }
                 bs.extend(self.activated(scope, d));
                 Some(Step::Alt { branches: bs, pos })
@@ -678,10 +959,19 @@ impl Ctx<'_> {
                 match (name, dur) {
                     (Some(name), Some(duration)) => {
                         scope.timers.insert(name.clone());
-                        Some(Step::StartTimer { name, duration, pos })
+                        Some(Step::StartTimer {
+                            name,
+                            duration,
+                            pos,
+                        })
                     }
                     _ => {
-                        d.error_hint(body.pos, "missing-field", "`start_timer` needs `name` and `duration`", "start_timer: { name: t1, duration: 2s }");
+                        d.error_hint(
+                            body.pos,
+                            "missing-field",
+                            "`start_timer` needs `name` and `duration`",
+                            "start_timer: { name: t1, duration: 2s }",
+                        );
                         None
                     }
                 }
@@ -689,16 +979,28 @@ impl Ctx<'_> {
             "stop_timer" | "timeout" => {
                 let name = body.scalar_text().unwrap_or_default();
                 if !scope.timers.contains(&name) {
-                    d.error_hint(body.pos, "unknown-timer", format!("timer `{name}` is never started before this step"), "start it first with `start_timer: { name: ..., duration: ... }`");
+                    d.error_hint(
+                        body.pos,
+                        "unknown-timer",
+                        format!("timer `{name}` is never started before this step"),
+                        "start it first with `start_timer: { name: ..., duration: ... }`",
+                    );
                     return None;
                 }
-                Some(if kind == "timeout" { Step::Timeout { name, pos } } else { Step::StopTimer { name, pos } })
+                Some(if kind == "timeout" {
+                    Step::Timeout { name, pos }
+                } else {
+                    Step::StopTimer { name, pos }
+                })
             }
             "setverdict" => {
                 let (v, reason) = match &body.kind {
                     NodeKind::Map(m) => {
                         check_keys(m, SETVERDICT_KEYS, "setverdict", d);
-                        (body.get("verdict"), body.get("reason").and_then(|n| n.scalar_text()))
+                        (
+                            body.get("verdict"),
+                            body.get("reason").and_then(|n| n.scalar_text()),
+                        )
                     }
                     _ => (Some(body), None),
                 };
@@ -706,13 +1008,23 @@ impl Ctx<'_> {
                     d.error(body.pos, "missing-field", "`setverdict` needs a verdict");
                     return None;
                 };
-                Some(Step::SetVerdict { verdict: verdict(v, d)?, reason, pos })
+                Some(Step::SetVerdict {
+                    verdict: verdict(v, d)?,
+                    reason,
+                    pos,
+                })
             }
-            "wait" => Some(Step::Wait { duration: duration(body, d)?, pos }),
+            "wait" => Some(Step::Wait {
+                duration: duration(body, d)?,
+                pos,
+            }),
             "log" => {
                 let text = body.scalar_text().unwrap_or_default();
                 for var in text.split('$').skip(1) {
-                    let name: String = var.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                    let name: String = var
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
                     if !name.is_empty() {
                         self.check_var(&name, body.pos, scope, d);
                     }
@@ -726,11 +1038,26 @@ impl Ctx<'_> {
                         self.unknown("component", n, body.pos, scope.components.iter(), d);
                     }
                 }
-                Some(if kind == "start" { Step::Start { components: names, pos } } else { Step::Join { components: names, pos } })
+                Some(if kind == "start" {
+                    Step::Start {
+                        components: names,
+                        pos,
+                    }
+                } else {
+                    Step::Join {
+                        components: names,
+                        pos,
+                    }
+                })
             }
             "stop" => {
                 if !matches!(body.kind, NodeKind::Null | NodeKind::Bool(true)) {
-                    d.error_hint(body.pos, "bad-value", "`stop` takes no value", "write `- stop` or `- stop: true`");
+                    d.error_hint(
+                        body.pos,
+                        "bad-value",
+                        "`stop` takes no value",
+                        "write `- stop` or `- stop: true`",
+                    );
                 }
                 Some(Step::Stop { pos })
             }
@@ -740,11 +1067,19 @@ impl Ctx<'_> {
                 let count = match body.get("count").map(|n| &n.kind) {
                     Some(NodeKind::Int(i)) if (0..=100_000).contains(i) => *i as u32,
                     _ => {
-                        d.error_hint(body.pos, "bad-value", "`repeat` needs `count`: an integer 0..100000", "repeat: { count: 10, steps: [...] }");
+                        d.error_hint(
+                            body.pos,
+                            "bad-value",
+                            "`repeat` needs `count`: an integer 0..100000",
+                            "repeat: { count: 10, steps: [...] }",
+                        );
                         return None;
                     }
                 };
-                let var = body.get("var").and_then(|n| n.scalar_text()).unwrap_or_else(|| "i".into());
+                let var = body
+                    .get("var")
+                    .and_then(|n| n.scalar_text())
+                    .unwrap_or_else(|| "i".into());
                 scope.vars.insert(var.clone());
                 let steps = match body.get("steps") {
                     Some(s) => self.steps(s, scope, d),
@@ -753,15 +1088,29 @@ impl Ctx<'_> {
                         return None;
                     }
                 };
-                let fresh_identity = body.get("fresh_identity").map(|n| boolean(n, d)).unwrap_or(false);
-                Some(Step::Repeat { count, var, fresh_identity, steps, pos })
+                let fresh_identity = body
+                    .get("fresh_identity")
+                    .map(|n| boolean(n, d))
+                    .unwrap_or(false);
+                Some(Step::Repeat {
+                    count,
+                    var,
+                    fresh_identity,
+                    steps,
+                    pos,
+                })
             }
             other => {
                 let hint = match did_you_mean(other, STEP_KINDS.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("step kinds: {}", STEP_KINDS.join(", ")),
                 };
-                d.error_hint(kpos, "unknown-step", format!("unknown step `{other}`"), hint);
+                d.error_hint(
+                    kpos,
+                    "unknown-step",
+                    format!("unknown step `{other}`"),
+                    hint,
+                );
                 None
             }
         }
@@ -786,12 +1135,22 @@ impl Ctx<'_> {
         out
     }
 
-    fn branches(&self, n: &Node, scope: &mut Scope, d: &mut Diags, seen: &mut HashSet<String>) -> Vec<Branch> {
+    fn branches(
+        &self,
+        n: &Node,
+        scope: &mut Scope,
+        d: &mut Diags,
+        seen: &mut HashSet<String>,
+    ) -> Vec<Branch> {
         let mut out = Vec::new();
         let mut defined: Vec<(HashSet<String>, bool)> = Vec::new();
         for b in seq_or_err(n, d) {
             let Some(m) = b.as_map() else {
-                d.error(b.pos, "wrong-type", format!("an alt branch must be a mapping, found {}", b.type_name()));
+                d.error(
+                    b.pos,
+                    "wrong-type",
+                    format!("an alt branch must be a mapping, found {}", b.type_name()),
+                );
                 continue;
             };
             check_keys(m, BRANCH_KEYS, "alt branch", d);
@@ -806,7 +1165,11 @@ impl Ctx<'_> {
                         }
                         seen.remove(&name);
                     }
-                    Some(_) => d.error(a.pos, "altstep-cycle", format!("altstep `{name}` includes itself")),
+                    Some(_) => d.error(
+                        a.pos,
+                        "altstep-cycle",
+                        format!("altstep `{name}` includes itself"),
+                    ),
                     None => self.unknown("altstep", &name, a.pos, self.defs.altsteps.keys(), d),
                 }
                 continue;
@@ -818,29 +1181,59 @@ impl Ctx<'_> {
                             continue;
                         }
                         let hint = if BRANCH_KEYS.contains(&k.name.as_str()) {
-                            format!("in an alt branch `{}` goes beside `receive:`, not inside it", k.name)
+                            format!(
+                                "in an alt branch `{}` goes beside `receive:`, not inside it",
+                                k.name
+                            )
                         } else {
                             match did_you_mean(&k.name, SEND_KEYS.iter().copied()) {
                                 Some(x) => format!("did you mean `{x}`?"),
-                                None => "a branch's `receive:` takes `template`, `args` and `with`".into(),
+                                None => "a branch's `receive:` takes `template`, `args` and `with`"
+                                    .into(),
                             }
                         };
-                        d.error_hint(k.pos, "unknown-field", format!("unknown field `{}` in an alt branch's receive", k.name), hint);
+                        d.error_hint(
+                            k.pos,
+                            "unknown-field",
+                            format!("unknown field `{}` in an alt branch's receive", k.name),
+                            hint,
+                        );
                     }
                 }
-                let Some(t) = self.template_ref(r, scope, d) else { continue };
+                let Some(t) = self.template_ref(r, scope, d) else {
+                    continue;
+                };
                 // Captures are defined inside this branch; after the alt see below.
                 let mut probe = scope.clone();
-                let capture = b.get("capture").map(|c| self.captures(c, &mut probe, d)).unwrap_or_default();
-                BranchOn::Receive { template: Arc::new(t), capture }
+                let capture = b
+                    .get("capture")
+                    .map(|c| self.captures(c, &mut probe, d))
+                    .unwrap_or_default();
+                BranchOn::Receive {
+                    template: Arc::new(t),
+                    capture,
+                }
             } else if let Some(t) = b.get("timeout") {
                 let name = t.scalar_text().unwrap_or_default();
                 if !scope.timers.contains(&name) && !scope.lenient {
-                    d.error_hint(t.pos, "unknown-timer", format!("timer `{name}` is never started before this alt"), "start it first with `start_timer: { name: ..., duration: ... }`");
+                    d.error_hint(
+                        t.pos,
+                        "unknown-timer",
+                        format!("timer `{name}` is never started before this alt"),
+                        "start it first with `start_timer: { name: ..., duration: ... }`",
+                    );
                 }
-                BranchOn::Timeout { timer: name, implicit: None }
+                BranchOn::Timeout {
+                    timer: name,
+                    implicit: None,
+                }
             } else {
-                d.error_hint(b.pos, "missing-field", "an alt branch needs `receive`, `timeout` or `altstep`", "- receive: offer\n    verdict: pass");
+                d.error_hint(
+                    b.pos,
+                    "missing-field",
+                    "an alt branch needs `receive`, `timeout` or `altstep`",
+                    "- receive: offer\n    verdict: pass",
+                );
                 continue;
             };
             let verdict = b.get("verdict").and_then(|v| verdict(v, d));
@@ -849,19 +1242,40 @@ impl Ctx<'_> {
             if let BranchOn::Receive { capture, .. } = &on {
                 inner.vars.extend(capture.iter().map(|(v, _)| v.clone()));
             }
-            let steps = b.get("steps").map(|s| self.steps(s, &mut inner, d)).unwrap_or_default();
+            let steps = b
+                .get("steps")
+                .map(|s| self.steps(s, &mut inner, d))
+                .unwrap_or_default();
             scope.timers.extend(inner.timers.iter().cloned());
             let repeat = b.get("repeat").map(|n| boolean(n, d)).unwrap_or(false);
-            let stop = b.get("stop").map(|n| boolean(n, d)).unwrap_or(false) || steps.iter().any(|s| matches!(s, Step::Stop { .. }));
-            let branch = Branch { on, verdict, reason, steps, repeat, stop, from_altstep: None, pos: b.pos };
+            let stop = b.get("stop").map(|n| boolean(n, d)).unwrap_or(false)
+                || steps.iter().any(|s| matches!(s, Step::Stop { .. }));
+            let branch = Branch {
+                on,
+                verdict,
+                reason,
+                steps,
+                repeat,
+                stop,
+                from_altstep: None,
+                pos: b.pos,
+            };
             // Variables a branch defines count after the alt only if every branch that can end
             // the alt and continue defines them (see `alt_defines`).
             defined.push((inner.vars, branch.stop || branch.repeat));
             out.push(branch);
         }
-        let continuing: Vec<&HashSet<String>> = defined.iter().filter(|(_, ends)| !ends).map(|(v, _)| v).collect();
+        let continuing: Vec<&HashSet<String>> = defined
+            .iter()
+            .filter(|(_, ends)| !ends)
+            .map(|(v, _)| v)
+            .collect();
         if let Some((first, rest)) = continuing.split_first() {
-            let both: Vec<String> = first.iter().filter(|v| rest.iter().all(|r| r.contains(*v))).cloned().collect();
+            let both: Vec<String> = first
+                .iter()
+                .filter(|v| rest.iter().all(|r| r.contains(*v)))
+                .cloned()
+                .collect();
             scope.vars.extend(both);
         }
         out
@@ -871,7 +1285,11 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (k, v) in map_or_err(c, d) {
             let Some(path) = v.scalar_text() else {
-                d.error(v.pos, "wrong-type", "a capture maps a variable name to a field path");
+                d.error(
+                    v.pos,
+                    "wrong-type",
+                    "a capture maps a variable name to a field path",
+                );
                 continue;
             };
             match self.proto.resolve(&path) {
@@ -881,8 +1299,18 @@ impl Ctx<'_> {
                 }
                 None => {
                     let paths = self.proto.paths();
-                    let hint = did_you_mean(&path, paths.iter().map(|s| s.as_str())).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "see docs/suite-format.md for field paths".into());
-                    d.error_hint(v.pos, "unknown-field-path", format!("unknown field path `{path}` for protocol {}", self.proto.name()), hint);
+                    let hint = did_you_mean(&path, paths.iter().map(|s| s.as_str()))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "see docs/suite-format.md for field paths".into());
+                    d.error_hint(
+                        v.pos,
+                        "unknown-field-path",
+                        format!(
+                            "unknown field path `{path}` for protocol {}",
+                            self.proto.name()
+                        ),
+                        hint,
+                    );
                 }
             }
         }
@@ -896,23 +1324,46 @@ impl Ctx<'_> {
             NodeKind::Str(s) => (Some(s.clone()), n.pos, None, None),
             NodeKind::Map(_) => {
                 let t = n.get("template");
-                (t.and_then(|x| x.scalar_text()), t.map(|x| x.pos).unwrap_or(n.pos), n.get("args"), n.get("with"))
+                (
+                    t.and_then(|x| x.scalar_text()),
+                    t.map(|x| x.pos).unwrap_or(n.pos),
+                    n.get("args"),
+                    n.get("with"),
+                )
             }
             _ => {
-                d.error(n.pos, "wrong-type", format!("expected a template name or a mapping, found {}", n.type_name()));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!(
+                        "expected a template name or a mapping, found {}",
+                        n.type_name()
+                    ),
+                );
                 return None;
             }
         };
         let args: HashMap<String, Node> = match args {
-            Some(a) => map_or_err(a, d).iter().map(|(k, v)| (k.name.clone(), v.clone())).collect(),
+            Some(a) => map_or_err(a, d)
+                .iter()
+                .map(|(k, v)| (k.name.clone(), v.clone()))
+                .collect(),
             None => HashMap::new(),
         };
         let errs = d.list.len();
         let mut t = match &name {
             Some(name) => self.instantiate(name, npos, &args, n.get("args"), scope, d, 0)?,
-            None if with.is_some() => Template { name: "inline".into(), fields: vec![] },
+            None if with.is_some() => Template {
+                name: "inline".into(),
+                fields: vec![],
+            },
             None => {
-                d.error_hint(n.pos, "missing-field", "missing `template`", "name a template (`template: offer`) or write fields under `with:`");
+                d.error_hint(
+                    n.pos,
+                    "missing-field",
+                    "missing `template`",
+                    "name a template (`template: offer`) or write fields under `with:`",
+                );
                 return None;
             }
         };
@@ -944,7 +1395,11 @@ impl Ctx<'_> {
         depth: u32,
     ) -> Option<Template> {
         if depth > 16 {
-            d.error(pos, "modifies-cycle", format!("template `{name}` modifies itself (directly or through others)"));
+            d.error(
+                pos,
+                "modifies-cycle",
+                format!("template `{name}` modifies itself (directly or through others)"),
+            );
             return None;
         }
         let Some(td) = self.defs.templates.get(name) else {
@@ -963,10 +1418,21 @@ impl Ctx<'_> {
                 }
                 (None, None) => {
                     if depth == 0 {
-                        d.error_hint(pos, "missing-argument", format!("template `{name}` needs argument `{p}`"), format!("pass it: `{{template: {name}, args: {{{p}: ...}}}}`"));
+                        d.error_hint(
+                            pos,
+                            "missing-argument",
+                            format!("template `{name}` needs argument `{p}`"),
+                            format!("pass it: `{{template: {name}, args: {{{p}: ...}}}}`"),
+                        );
                     }
                     // A placeholder keeps the body from reporting `$p` as undefined as well.
-                    bound.insert(p.clone(), Node { pos: td.pos, kind: NodeKind::Str("?".into()) });
+                    bound.insert(
+                        p.clone(),
+                        Node {
+                            pos: td.pos,
+                            kind: NodeKind::Str("?".into()),
+                        },
+                    );
                 }
             }
         }
@@ -975,8 +1441,17 @@ impl Ctx<'_> {
                 for (k, _) in an {
                     if !td.params.iter().any(|(p, _)| p == &k.name) {
                         let names: Vec<String> = td.params.iter().map(|(p, _)| p.clone()).collect();
-                        let hint = if names.is_empty() { format!("template `{name}` takes no parameters") } else { format!("parameters of `{name}`: {}", names.join(", ")) };
-                        d.error_hint(k.pos, "unknown-argument", format!("template `{name}` has no parameter `{}`", k.name), hint);
+                        let hint = if names.is_empty() {
+                            format!("template `{name}` takes no parameters")
+                        } else {
+                            format!("parameters of `{name}`: {}", names.join(", "))
+                        };
+                        d.error_hint(
+                            k.pos,
+                            "unknown-argument",
+                            format!("template `{name}` has no parameter `{}`", k.name),
+                            hint,
+                        );
                     }
                 }
             }
@@ -1004,7 +1479,10 @@ impl Ctx<'_> {
         let definition_check = scope.report_bodies && depth == 0;
         for diag in body_d.list {
             if arg_positions.contains(&diag.pos) && diag.file != d.file {
-                d.list.push(Diagnostic { file: d.file.clone(), ..diag });
+                d.list.push(Diagnostic {
+                    file: d.file.clone(),
+                    ..diag
+                });
             } else if arg_positions.contains(&diag.pos) || definition_check {
                 d.list.push(diag);
             }
@@ -1045,11 +1523,21 @@ impl Ctx<'_> {
             Some(s) => format!("did you mean `${s}`?"),
             None => "variables are module parameters, the component identity (mac, xid, client_id, chaddr) and captures of earlier steps".into(),
         };
-        d.error_hint(p, "undefined-variable", format!("variable `${v}` is not defined here"), hint);
+        d.error_hint(
+            p,
+            "undefined-variable",
+            format!("variable `${v}` is not defined here"),
+            hint,
+        );
     }
 }
 
-const UNKNOWN_CODES: [&str; 4] = ["unknown-template", "unknown-altstep", "unknown-component", "unknown-name"];
+const UNKNOWN_CODES: [&str; 4] = [
+    "unknown-template",
+    "unknown-altstep",
+    "unknown-component",
+    "unknown-name",
+];
 fn what_index(what: &str) -> usize {
     match what {
         "template" => 0,
@@ -1066,7 +1554,9 @@ fn timers_started(steps: &[Step], out: &mut HashSet<String>) {
                 out.insert(name.clone());
             }
             Step::Repeat { steps, .. } => timers_started(steps, out),
-            Step::Alt { branches, .. } => branches.iter().for_each(|b| timers_started(&b.steps, out)),
+            Step::Alt { branches, .. } => {
+                branches.iter().for_each(|b| timers_started(&b.steps, out))
+            }
             _ => {}
         }
     }
@@ -1105,23 +1595,51 @@ fn param_def(k: &Key, v: &Node, d: &mut Diags) -> Option<ParamDef> {
     let (ty_node, default, doc) = match &v.kind {
         NodeKind::Map(m) => {
             check_keys(m, PARAM_KEYS, "param", d);
-            (v.get("type"), v.get("default"), v.get("doc").and_then(|n| n.scalar_text()))
+            (
+                v.get("type"),
+                v.get("default"),
+                v.get("doc").and_then(|n| n.scalar_text()),
+            )
         }
         _ => {
-            d.error_hint(v.pos, "wrong-type", format!("parameter `{}` must be a mapping", k.name), "server_ip: { type: ipv4, default: 192.0.2.1 }");
+            d.error_hint(
+                v.pos,
+                "wrong-type",
+                format!("parameter `{}` must be a mapping", k.name),
+                "server_ip: { type: ipv4, default: 192.0.2.1 }",
+            );
             return None;
         }
     };
     let Some(tn) = ty_node else {
-        d.error_hint(v.pos, "missing-field", format!("parameter `{}` needs a `type`", k.name), "types: ipv4, ipv6, int, string, bytes, mac, bool, duration");
+        d.error_hint(
+            v.pos,
+            "missing-field",
+            format!("parameter `{}` needs a `type`", k.name),
+            "types: ipv4, ipv6, int, string, bytes, mac, bool, duration",
+        );
         return None;
     };
     let Some(ty) = tn.as_str().and_then(ParamType::parse_name) else {
-        d.error_hint(tn.pos, "bad-value", format!("unknown parameter type {}", tn.scalar_text().map(|s| format!("`{s}`")).unwrap_or_default()), "types: ipv4, ipv6, int, string, bytes, mac, bool, duration");
+        d.error_hint(
+            tn.pos,
+            "bad-value",
+            format!(
+                "unknown parameter type {}",
+                tn.scalar_text()
+                    .map(|s| format!("`{s}`"))
+                    .unwrap_or_default()
+            ),
+            "types: ipv4, ipv6, int, string, bytes, mac, bool, duration",
+        );
         return None;
     };
     let default = match default {
-        None | Some(Node { kind: NodeKind::Null, .. }) => None,
+        None
+        | Some(Node {
+            kind: NodeKind::Null,
+            ..
+        }) => None,
         Some(n) => match n.scalar_text().map(|s| ty.parse_text(&s)) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
@@ -1129,17 +1647,35 @@ fn param_def(k: &Key, v: &Node, d: &mut Diags) -> Option<ParamDef> {
                 None
             }
             None => {
-                d.error(n.pos, "wrong-type", format!("default of `{}` must be a scalar", k.name));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!("default of `{}` must be a scalar", k.name),
+                );
                 None
             }
         },
     };
-    Some(ParamDef { name: k.name.clone(), ty, default, doc, pos: k.pos })
+    Some(ParamDef {
+        name: k.name.clone(),
+        ty,
+        default,
+        doc,
+        pos: k.pos,
+    })
 }
 
 fn template_def(file: &Path, k: &Key, v: &Node, d: &mut Diags) -> Option<TemplateDef> {
     if v.as_map().is_none() {
-        d.error(v.pos, "wrong-type", format!("template `{}` must be a mapping of fields, found {}", k.name, v.type_name()));
+        d.error(
+            v.pos,
+            "wrong-type",
+            format!(
+                "template `{}` must be a mapping of fields, found {}",
+                k.name,
+                v.type_name()
+            ),
+        );
         return None;
     }
     let mut params = Vec::new();
@@ -1147,13 +1683,29 @@ fn template_def(file: &Path, k: &Key, v: &Node, d: &mut Diags) -> Option<Templat
         for item in seq_or_err(p, d) {
             match &item.kind {
                 NodeKind::Str(s) => params.push((s.clone(), None)),
-                NodeKind::Map(m) if m.len() == 1 => params.push((m[0].0.name.clone(), Some(m[0].1.clone()))),
-                _ => d.error_hint(item.pos, "wrong-type", "a template parameter is a name or `{name: default}`", "params: [xid, {ip: \"?\"}]"),
+                NodeKind::Map(m) if m.len() == 1 => {
+                    params.push((m[0].0.name.clone(), Some(m[0].1.clone())))
+                }
+                _ => d.error_hint(
+                    item.pos,
+                    "wrong-type",
+                    "a template parameter is a name or `{name: default}`",
+                    "params: [xid, {ip: \"?\"}]",
+                ),
             }
         }
     }
-    let modifies = v.get("modifies").and_then(|m| m.scalar_text().map(|s| (s, m.pos)));
-    Some(TemplateDef { name: k.name.clone(), pos: k.pos, file: file.to_path_buf(), params, modifies, body: v.clone() })
+    let modifies = v
+        .get("modifies")
+        .and_then(|m| m.scalar_text().map(|s| (s, m.pos)));
+    Some(TemplateDef {
+        name: k.name.clone(),
+        pos: k.pos,
+        file: file.to_path_buf(),
+        params,
+        modifies,
+        body: v.clone(),
+    })
 }
 
 fn spec_ref(n: &Node, d: &mut Diags) -> Option<SpecRef> {
@@ -1161,13 +1713,24 @@ fn spec_ref(n: &Node, d: &mut Diags) -> Option<SpecRef> {
         NodeKind::Str(s) => {
             // "RFC 2131 §4.3.1" or "RFC 2131 Table 3"
             if let Some((doc, sec)) = s.split_once('§') {
-                return Some(SpecRef { doc: doc.trim().to_string(), section: sec.trim().to_string() });
+                return Some(SpecRef {
+                    doc: doc.trim().to_string(),
+                    section: sec.trim().to_string(),
+                });
             }
             let parts: Vec<&str> = s.split_whitespace().collect();
             if parts.len() >= 3 && parts[0].eq_ignore_ascii_case("rfc") {
-                return Some(SpecRef { doc: format!("RFC {}", parts[1]), section: parts[2..].join(" ") });
+                return Some(SpecRef {
+                    doc: format!("RFC {}", parts[1]),
+                    section: parts[2..].join(" "),
+                });
             }
-            d.error_hint(n.pos, "bad-spec", format!("cannot read spec reference `{s}`"), "write `RFC 2131 §4.3.1` or `{rfc: 2131, section: \"4.3.1\"}`");
+            d.error_hint(
+                n.pos,
+                "bad-spec",
+                format!("cannot read spec reference `{s}`"),
+                "write `RFC 2131 §4.3.1` or `{rfc: 2131, section: \"4.3.1\"}`",
+            );
             None
         }
         NodeKind::Map(m) => {
@@ -1181,13 +1744,25 @@ fn spec_ref(n: &Node, d: &mut Diags) -> Option<SpecRef> {
             match (doc, section) {
                 (Some(doc), Some(section)) => Some(SpecRef { doc, section }),
                 _ => {
-                    d.error_hint(n.pos, "bad-spec", "a spec reference needs `rfc` (or `doc`) and `section`", "spec: {rfc: 2131, section: \"4.3.1\"}");
+                    d.error_hint(
+                        n.pos,
+                        "bad-spec",
+                        "a spec reference needs `rfc` (or `doc`) and `section`",
+                        "spec: {rfc: 2131, section: \"4.3.1\"}",
+                    );
                     None
                 }
             }
         }
         _ => {
-            d.error(n.pos, "bad-spec", format!("a spec reference is a string or mapping, found {}", n.type_name()));
+            d.error(
+                n.pos,
+                "bad-spec",
+                format!(
+                    "a spec reference is a string or mapping, found {}",
+                    n.type_name()
+                ),
+            );
             None
         }
     }
@@ -1196,18 +1771,35 @@ fn spec_ref(n: &Node, d: &mut Diags) -> Option<SpecRef> {
 fn verdict(n: &Node, d: &mut Diags) -> Option<Verdict> {
     match n.as_str() {
         Some("error") => {
-            d.error_hint(n.pos, "bad-verdict", "a suite cannot set the `error` verdict", "`error` is reserved for harness faults; use `fail` or `inconc`");
+            d.error_hint(
+                n.pos,
+                "bad-verdict",
+                "a suite cannot set the `error` verdict",
+                "`error` is reserved for harness faults; use `fail` or `inconc`",
+            );
             None
         }
         Some(s) => match Verdict::parse_settable(s) {
             Some(v) => Some(v),
             None => {
-                d.error_hint(n.pos, "bad-verdict", format!("unknown verdict `{s}`"), "verdicts: none, pass, inconc, fail");
+                d.error_hint(
+                    n.pos,
+                    "bad-verdict",
+                    format!("unknown verdict `{s}`"),
+                    "verdicts: none, pass, inconc, fail",
+                );
                 None
             }
         },
         None => {
-            d.error(n.pos, "bad-verdict", format!("a verdict is one of none, pass, inconc, fail; found {}", n.type_name()));
+            d.error(
+                n.pos,
+                "bad-verdict",
+                format!(
+                    "a verdict is one of none, pass, inconc, fail; found {}",
+                    n.type_name()
+                ),
+            );
             None
         }
     }
@@ -1220,7 +1812,17 @@ fn duration(n: &Node, d: &mut Diags) -> Option<Duration> {
         _ => None,
     };
     if r.is_none() {
-        d.error_hint(n.pos, "bad-duration", format!("invalid duration {}", n.scalar_text().map(|s| format!("`{s}`")).unwrap_or_else(|| n.type_name().into())), "write `2s`, `500ms`, `1.5s` or a number of milliseconds");
+        d.error_hint(
+            n.pos,
+            "bad-duration",
+            format!(
+                "invalid duration {}",
+                n.scalar_text()
+                    .map(|s| format!("`{s}`"))
+                    .unwrap_or_else(|| n.type_name().into())
+            ),
+            "write `2s`, `500ms`, `1.5s` or a number of milliseconds",
+        );
     }
     r
 }
@@ -1229,7 +1831,11 @@ fn boolean(n: &Node, d: &mut Diags) -> bool {
     match n.kind {
         NodeKind::Bool(b) => b,
         _ => {
-            d.error(n.pos, "wrong-type", format!("expected true or false, found {}", n.type_name()));
+            d.error(
+                n.pos,
+                "wrong-type",
+                format!("expected true or false, found {}", n.type_name()),
+            );
             false
         }
     }
@@ -1243,13 +1849,21 @@ fn strings(n: &Node, d: &mut Diags) -> Vec<String> {
             .filter_map(|i| {
                 let s = i.scalar_text();
                 if s.is_none() {
-                    d.error(i.pos, "wrong-type", format!("expected a string, found {}", i.type_name()));
+                    d.error(
+                        i.pos,
+                        "wrong-type",
+                        format!("expected a string, found {}", i.type_name()),
+                    );
                 }
                 s
             })
             .collect(),
         _ => {
-            d.error(n.pos, "wrong-type", format!("expected a list of strings, found {}", n.type_name()));
+            d.error(
+                n.pos,
+                "wrong-type",
+                format!("expected a list of strings, found {}", n.type_name()),
+            );
             vec![]
         }
     }
@@ -1260,7 +1874,11 @@ fn seq_or_err<'n>(n: &'n Node, d: &mut Diags) -> &'n [Node] {
         Some(s) => s,
         None => {
             if !matches!(n.kind, NodeKind::Null) {
-                d.error(n.pos, "wrong-type", format!("expected a list, found {}", n.type_name()));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!("expected a list, found {}", n.type_name()),
+                );
             }
             &[]
         }
@@ -1272,7 +1890,11 @@ fn map_or_err<'n>(n: &'n Node, d: &mut Diags) -> &'n [(Key, Node)] {
         Some(m) => m,
         None => {
             if !matches!(n.kind, NodeKind::Null) {
-                d.error(n.pos, "wrong-type", format!("expected a mapping, found {}", n.type_name()));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!("expected a mapping, found {}", n.type_name()),
+                );
             }
             &[]
         }
@@ -1286,7 +1908,12 @@ fn check_keys(m: &[(Key, Node)], allowed: &[&str], what: &str, d: &mut Diags) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("fields of a {what}: {}", allowed.join(", ")),
             };
-            d.error_hint(k.pos, "unknown-field", format!("unknown field `{}` in {what}", k.name), hint);
+            d.error_hint(
+                k.pos,
+                "unknown-field",
+                format!("unknown field `{}` in {what}", k.name),
+                hint,
+            );
         }
     }
 }

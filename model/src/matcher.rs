@@ -52,12 +52,19 @@ pub enum Matcher {
     /// `complement(a, b)`: matches what none of the alternatives match.
     Complement(Vec<Matcher>),
     /// `(lo .. hi)`; either end may be open.
-    Range { lo: Option<RangeEnd>, hi: Option<RangeEnd> },
+    Range {
+        lo: Option<RangeEnd>,
+        hi: Option<RangeEnd>,
+    },
     /// `pattern`: a regular expression over the value's text (strings as is, other values as
     /// displayed, bytes as lowercase hex).
     Pattern(Regex),
     /// `length(min .. max)` combined with an inner mechanism (`Any` when alone).
-    Length { min: usize, max: Option<usize>, inner: Box<Matcher> },
+    Length {
+        min: usize,
+        max: Option<usize>,
+        inner: Box<Matcher>,
+    },
     /// `ifpresent`: absent is fine, a present value must match.
     IfPresent(Box<Matcher>),
     /// `superset(...)`: the list contains at least these (distinct elements).
@@ -118,16 +125,19 @@ impl Matcher {
                 None => false,
             },
             Matcher::IfPresent(m) => m.matches_value(v, ty, env),
-            Matcher::Superset(ps) => with_list(v, ty, |vals, et| {
-                assign(ps, vals, et, env, true, false)
-            }),
-            Matcher::Subset(ps) => with_list(v, ty, |vals, et| {
-                assign(ps, vals, et, env, false, true)
-            }),
+            Matcher::Superset(ps) => {
+                with_list(v, ty, |vals, et| assign(ps, vals, et, env, true, false))
+            }
+            Matcher::Subset(ps) => {
+                with_list(v, ty, |vals, et| assign(ps, vals, et, env, false, true))
+            }
             Matcher::Permutation(ps) => with_list(v, ty, |vals, et| {
                 let open = ps.iter().any(|p| matches!(p, Matcher::AnyOrNone));
-                let fixed: Vec<Matcher> =
-                    ps.iter().filter(|p| !matches!(p, Matcher::AnyOrNone)).cloned().collect();
+                let fixed: Vec<Matcher> = ps
+                    .iter()
+                    .filter(|p| !matches!(p, Matcher::AnyOrNone))
+                    .cloned()
+                    .collect();
                 if !open && fixed.len() != vals.len() {
                     return false;
                 }
@@ -141,7 +151,9 @@ impl Matcher {
     pub fn is_concrete(&self) -> bool {
         match self {
             Matcher::Value(_) | Matcher::Var(_) | Matcher::Omit => true,
-            Matcher::List(items) => items.iter().all(|m| matches!(m, Matcher::Value(_) | Matcher::Var(_))),
+            Matcher::List(items) => items
+                .iter()
+                .all(|m| matches!(m, Matcher::Value(_) | Matcher::Var(_))),
             _ => false,
         }
     }
@@ -170,7 +182,10 @@ impl Matcher {
     /// Renders the matcher TTCN-3 style, with variables shown with their current values.
     pub fn describe(&self, ty: &FieldType, env: &dyn Env) -> String {
         let list = |ms: &[Matcher], ty: &FieldType| -> String {
-            ms.iter().map(|m| m.describe(ty, env)).collect::<Vec<_>>().join(", ")
+            ms.iter()
+                .map(|m| m.describe(ty, env))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let et = ty.element().cloned().unwrap_or(ty.clone());
         match self {
@@ -186,7 +201,13 @@ impl Matcher {
             Matcher::Complement(ms) => format!("complement({})", list(ms, ty)),
             Matcher::Range { lo, hi } => {
                 let end = |e: &Option<RangeEnd>, low: bool| match e {
-                    None => if low { "-infinity".to_string() } else { "infinity".to_string() },
+                    None => {
+                        if low {
+                            "-infinity".to_string()
+                        } else {
+                            "infinity".to_string()
+                        }
+                    }
                     Some(RangeEnd { bound, inclusive }) => {
                         let b = match bound {
                             Bound::Lit(v) => ty.render(v),
@@ -195,7 +216,11 @@ impl Matcher {
                                 None => format!("${n}"),
                             },
                         };
-                        if *inclusive { b } else { format!("!{b}") }
+                        if *inclusive {
+                            b
+                        } else {
+                            format!("!{b}")
+                        }
                     }
                 };
                 format!("({} .. {})", end(lo, true), end(hi, false))
@@ -270,8 +295,11 @@ fn seq(ps: &[Matcher], vals: &[Value], et: &FieldType, env: &dyn Env) -> bool {
         Matcher::AnyOrNone => (0..=vals.len()).any(|k| seq(rest, &vals[k..], et, env)),
         Matcher::Permutation(group) => {
             let open = group.iter().any(|p| matches!(p, Matcher::AnyOrNone));
-            let fixed: Vec<Matcher> =
-                group.iter().filter(|p| !matches!(p, Matcher::AnyOrNone)).cloned().collect();
+            let fixed: Vec<Matcher> = group
+                .iter()
+                .filter(|p| !matches!(p, Matcher::AnyOrNone))
+                .cloned()
+                .collect();
             let lens: Vec<usize> = if open {
                 (fixed.len()..=vals.len()).collect()
             } else {
@@ -309,7 +337,11 @@ fn assign(
     // Fast path for small lists: adjacency as bit sets.
     let edges: Vec<Vec<usize>> = ps
         .iter()
-        .map(|p| (0..vals.len()).filter(|&j| p.matches_value(&vals[j], et, env)).collect())
+        .map(|p| {
+            (0..vals.len())
+                .filter(|&j| p.matches_value(&vals[j], et, env))
+                .collect()
+        })
         .collect();
     let mut owner: Vec<Option<usize>> = vec![None; vals.len()];
     let mut matched = 0;

@@ -77,7 +77,10 @@ impl Node {
 
     /// Looks a key up in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 
     /// A scalar rendered back to text (for scalars written as numbers where text is meant).
@@ -93,7 +96,10 @@ impl Node {
 }
 
 fn pos_of<T>(s: &Spanned<T>) -> Pos {
-    Pos { line: s.referenced.line() as u32, col: s.referenced.column() as u32 }
+    Pos {
+        line: s.referenced.line() as u32,
+        col: s.referenced.column() as u32,
+    }
 }
 
 /// The unspanned body, deserialized from any YAML value.
@@ -147,7 +153,10 @@ impl<'de> Deserialize<'de> for Body {
                 let mut out: Vec<(Key, Node)> = Vec::new();
                 while let Some(k) = a.next_key::<Spanned<KeyText>>()? {
                     let v = a.next_value::<Node>()?;
-                    let key = Key { pos: pos_of(&k), name: k.value.0 };
+                    let key = Key {
+                        pos: pos_of(&k),
+                        name: k.value.0,
+                    };
                     out.push((key, v));
                 }
                 Ok(Body(NodeKind::Map(out)))
@@ -191,7 +200,10 @@ impl<'de> Deserialize<'de> for KeyText {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Spanned::<Body>::deserialize(d)?;
-        Ok(Node { pos: pos_of(&s), kind: s.value.0 })
+        Ok(Node {
+            pos: pos_of(&s),
+            kind: s.value.0,
+        })
     }
 }
 
@@ -209,7 +221,10 @@ pub fn parse_yaml(text: &str) -> Result<Node, (Pos, String)> {
     serde_saphyr::from_str_with_options::<Node>(text, opts).map_err(|e| {
         let pos = e
             .location()
-            .map(|l| Pos { line: l.line() as u32, col: l.column() as u32 })
+            .map(|l| Pos {
+                line: l.line() as u32,
+                col: l.column() as u32,
+            })
             .unwrap_or_default();
         // The library's Display includes a snippet; keep only the first line, we render our own.
         let msg = e.to_string();

@@ -225,7 +225,10 @@ mod tests {
             Some(d) => &v["$defs"][d],
             None => v,
         };
-        let mut k: Vec<String> = node["properties"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let mut k: Vec<String> = node["properties"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
         k.sort();
         k
     }
@@ -252,8 +255,19 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .flat_map(|x| x["properties"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
-                .chain(v["$defs"]["Step"]["oneOf"].as_array().unwrap().iter().filter_map(|x| x["const"].as_str().map(String::from)))
+                .flat_map(|x| {
+                    x["properties"]
+                        .as_object()
+                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                })
+                .chain(
+                    v["$defs"]["Step"]["oneOf"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|x| x["const"].as_str().map(String::from)),
+                )
                 .collect();
             k.sort();
             k.dedup();
@@ -264,7 +278,8 @@ mod tests {
 
     #[test]
     fn checked_in_schema_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/suite.schema.json");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/suite.schema.json");
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             on_disk.trim_end() == generate().trim_end(),

@@ -65,7 +65,10 @@ impl ParamType {
         match self {
             ParamType::Ipv4 => FieldType::Ipv4,
             ParamType::Ipv6 => FieldType::Ipv6,
-            ParamType::Int | ParamType::Duration => FieldType::Int { min: i64::MIN, max: i64::MAX },
+            ParamType::Int | ParamType::Duration => FieldType::Int {
+                min: i64::MIN,
+                max: i64::MAX,
+            },
             ParamType::String => FieldType::Str,
             ParamType::Bytes => FieldType::Bytes,
             ParamType::Mac => FieldType::Mac,
@@ -110,8 +113,18 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 /// Requirement level of the quoted text (RFC 2119 keywords plus the checklist's own levels).
-pub const LEVELS: &[&str] =
-    &["MUST", "MUST NOT", "SHALL", "SHALL NOT", "SHOULD", "SHOULD NOT", "MAY", "DERIVED", "ROBUST", "INTEROP"];
+pub const LEVELS: &[&str] = &[
+    "MUST",
+    "MUST NOT",
+    "SHALL",
+    "SHALL NOT",
+    "SHOULD",
+    "SHOULD NOT",
+    "MAY",
+    "DERIVED",
+    "ROBUST",
+    "INTEROP",
+];
 
 /// Where a case's requirement comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,24 +180,64 @@ pub struct Component {
 /// One step of a component's behaviour.
 #[derive(Debug, Clone)]
 pub enum Step {
-    Send { template: Arc<Template>, pos: Pos },
+    Send {
+        template: Arc<Template>,
+        pos: Pos,
+    },
     /// `receive` and `alt` both compile to this: branches tried in order on every message
     /// (TTCN-3 snapshot semantics), timers checked when they expire.
-    Alt { branches: Vec<Branch>, pos: Pos },
-    StartTimer { name: String, duration: Duration, pos: Pos },
-    StopTimer { name: String, pos: Pos },
+    Alt {
+        branches: Vec<Branch>,
+        pos: Pos,
+    },
+    StartTimer {
+        name: String,
+        duration: Duration,
+        pos: Pos,
+    },
+    StopTimer {
+        name: String,
+        pos: Pos,
+    },
     /// Wait for a timer to expire.
-    Timeout { name: String, pos: Pos },
-    SetVerdict { verdict: Verdict, reason: Option<String>, pos: Pos },
-    Wait { duration: Duration, pos: Pos },
-    Log { text: String, pos: Pos },
-    Start { components: Vec<String>, pos: Pos },
-    Join { components: Vec<String>, pos: Pos },
+    Timeout {
+        name: String,
+        pos: Pos,
+    },
+    SetVerdict {
+        verdict: Verdict,
+        reason: Option<String>,
+        pos: Pos,
+    },
+    Wait {
+        duration: Duration,
+        pos: Pos,
+    },
+    Log {
+        text: String,
+        pos: Pos,
+    },
+    Start {
+        components: Vec<String>,
+        pos: Pos,
+    },
+    Join {
+        components: Vec<String>,
+        pos: Pos,
+    },
     /// Ends this component's behaviour.
-    Stop { pos: Pos },
+    Stop {
+        pos: Pos,
+    },
     /// Runs the steps `count` times with `$i` = 0, 1, ... With `fresh_identity` every
     /// iteration is a new client (new mac, chaddr, client_id, xid), for pool exhaustion.
-    Repeat { count: u32, var: String, fresh_identity: bool, steps: Vec<Step>, pos: Pos },
+    Repeat {
+        count: u32,
+        var: String,
+        fresh_identity: bool,
+        steps: Vec<Step>,
+        pos: Pos,
+    },
 }
 
 impl Step {
@@ -242,7 +295,13 @@ pub struct Branch {
 
 #[derive(Debug, Clone)]
 pub enum BranchOn {
-    Receive { template: Arc<Template>, capture: Vec<(String, FieldRef)> },
+    Receive {
+        template: Arc<Template>,
+        capture: Vec<(String, FieldRef)>,
+    },
     /// A named timer expired. For `receive` steps the loader adds an implicit timer.
-    Timeout { timer: String, implicit: Option<Duration> },
+    Timeout {
+        timer: String,
+        implicit: Option<Duration>,
+    },
 }

@@ -110,9 +110,15 @@ fn concrete(m: &Matcher, ty: &FieldType, env: &dyn Env) -> Result<Option<Value>,
         Matcher::Omit => Ok(None),
         Matcher::Value(v) => Ok(Some(v.clone())),
         Matcher::Var(n) => {
-            let v = env.var(n).ok_or_else(|| format!("variable `${n}` is not defined"))?;
+            let v = env
+                .var(n)
+                .ok_or_else(|| format!("variable `${n}` is not defined"))?;
             ty.coerce(v).map(Some).ok_or_else(|| {
-                format!("variable `${n}` holds {} ({v}), expected {}", v.kind(), ty.describe())
+                format!(
+                    "variable `${n}` holds {} ({v}), expected {}",
+                    v.kind(),
+                    ty.describe()
+                )
             })
         }
         Matcher::List(items) => {
@@ -144,11 +150,21 @@ pub struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     pub fn new(proto: &'a dyn Protocol, args: &'a HashMap<String, Node>) -> Self {
-        Compiler { proto, args, vars: Vec::new() }
+        Compiler {
+            proto,
+            args,
+            vars: Vec::new(),
+        }
     }
 
     /// Compiles a mapping of fields (possibly nested by groups) under `prefix`.
-    pub fn fields(&mut self, node: &Node, prefix: &str, skip: &[&str], d: &mut Diags) -> Vec<TField> {
+    pub fn fields(
+        &mut self,
+        node: &Node,
+        prefix: &str,
+        skip: &[&str],
+        d: &mut Diags,
+    ) -> Vec<TField> {
         let mut out = Vec::new();
         self.fields_into(node, prefix, skip, d, &mut out);
         out
@@ -166,7 +182,10 @@ impl<'a> Compiler<'a> {
             d.error(
                 node.pos,
                 "wrong-type",
-                format!("expected a mapping of field paths to templates, found {}", node.type_name()),
+                format!(
+                    "expected a mapping of field paths to templates, found {}",
+                    node.type_name()
+                ),
             );
             return;
         };
@@ -174,10 +193,19 @@ impl<'a> Compiler<'a> {
             if prefix.is_empty() && skip.contains(&k.name.as_str()) {
                 continue;
             }
-            let path = if prefix.is_empty() { k.name.clone() } else { format!("{prefix}.{}", k.name) };
+            let path = if prefix.is_empty() {
+                k.name.clone()
+            } else {
+                format!("{prefix}.{}", k.name)
+            };
             let is_mech = is_mechanism_map(v);
             if matches!(v.kind, NodeKind::Map(_)) && !is_mech {
-                let keys: Vec<&str> = v.as_map().unwrap_or_default().iter().map(|(k, _)| k.name.as_str()).collect();
+                let keys: Vec<&str> = v
+                    .as_map()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(k, _)| k.name.as_str())
+                    .collect();
                 let field = self.proto.resolve(&path);
                 // A mapping under a field is a mechanism with a mistake in it when it names a
                 // mechanism, or when none of its keys is a sub-field (`{rnage: ...}` on an
@@ -186,7 +214,9 @@ impl<'a> Compiler<'a> {
                     let p = format!("{path}.{k}");
                     self.proto.resolve(&p).is_some() || self.proto.is_group(&p)
                 });
-                let mech_like = keys.iter().any(|k| MECHANISMS.contains(k) || did_you_mean(k, MECHANISMS.iter().copied()).is_some());
+                let mech_like = keys.iter().any(|k| {
+                    MECHANISMS.contains(k) || did_you_mean(k, MECHANISMS.iter().copied()).is_some()
+                });
                 if self.proto.is_group(&path) && (field.is_none() || sub_fields || !mech_like) {
                     self.fields_into(v, &path, &[], d, out);
                 } else if let Some(f) = field {
@@ -216,7 +246,11 @@ impl<'a> Compiler<'a> {
                 continue;
             };
             if let Some(m) = self.matcher(v, &f.ty, d) {
-                out.push(TField { field: f, matcher: m, pos: k.pos });
+                out.push(TField {
+                    field: f,
+                    matcher: m,
+                    pos: k.pos,
+                });
             }
         }
     }
@@ -226,14 +260,21 @@ impl<'a> Compiler<'a> {
         let hint = match did_you_mean(path, paths.iter().map(|s| s.as_str())) {
             Some(s) => format!("did you mean `{s}`?"),
             None => {
-                let top: Vec<&str> = paths.iter().filter(|p| !p.contains('.')).map(|s| s.as_str()).collect();
+                let top: Vec<&str> = paths
+                    .iter()
+                    .filter(|p| !p.contains('.'))
+                    .map(|s| s.as_str())
+                    .collect();
                 format!("{} fields include: {}", self.proto.name(), top.join(", "))
             }
         };
         d.error_hint(
             pos,
             "unknown-field-path",
-            format!("unknown field path `{path}` for protocol {}", self.proto.name()),
+            format!(
+                "unknown field path `{path}` for protocol {}",
+                self.proto.name()
+            ),
             hint,
         );
     }
@@ -263,8 +304,11 @@ impl<'a> Compiler<'a> {
                     return None;
                 };
                 let et = et.clone();
-                let ms: Vec<Option<Matcher>> = items.iter().map(|i| self.element(i, &et, d)).collect();
-                ms.into_iter().collect::<Option<Vec<_>>>().map(Matcher::List)
+                let ms: Vec<Option<Matcher>> =
+                    items.iter().map(|i| self.element(i, &et, d)).collect();
+                ms.into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(Matcher::List)
             }
             NodeKind::Map(_) => self.mechanism(n, ty, d),
         }
@@ -311,11 +355,16 @@ impl<'a> Compiler<'a> {
             NodeKind::Str(s) => Scalar::Str(s.clone()),
             NodeKind::Seq(items) => {
                 let et = ty.element()?.clone();
-                let vals: Option<Vec<Value>> = items.iter().map(|i| self.literal(i, &et, d)).collect();
+                let vals: Option<Vec<Value>> =
+                    items.iter().map(|i| self.literal(i, &et, d)).collect();
                 return vals.map(Value::List);
             }
             _ => {
-                d.error(n.pos, "wrong-type", format!("expected {}, found {}", ty.describe(), n.type_name()));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!("expected {}, found {}", ty.describe(), n.type_name()),
+                );
                 return None;
             }
         };
@@ -336,7 +385,11 @@ impl<'a> Compiler<'a> {
         match n.as_seq() {
             Some(items) => items.iter().map(|i| self.matcher(i, et, d)).collect(),
             None => {
-                d.error(n.pos, "wrong-type", format!("expected a list, found {}", n.type_name()));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!("expected a list, found {}", n.type_name()),
+                );
                 None
             }
         }
@@ -345,7 +398,11 @@ impl<'a> Compiler<'a> {
     fn mechanism(&mut self, n: &Node, ty: &FieldType, d: &mut Diags) -> Option<Matcher> {
         let map = n.as_map().unwrap_or_default();
         if map.is_empty() {
-            d.error(n.pos, "empty-mechanism", "an empty mapping is not a template");
+            d.error(
+                n.pos,
+                "empty-mechanism",
+                "an empty mapping is not a template",
+            );
             return None;
         }
         let mut core: Option<Matcher> = None;
@@ -360,7 +417,12 @@ impl<'a> Compiler<'a> {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("matching mechanisms are: {}", MECHANISMS.join(", ")),
                 };
-                d.error_hint(k.pos, "unknown-mechanism", format!("unknown matching mechanism `{key}`"), hint);
+                d.error_hint(
+                    k.pos,
+                    "unknown-mechanism",
+                    format!("unknown matching mechanism `{key}`"),
+                    hint,
+                );
                 ok = false;
                 continue;
             }
@@ -382,9 +444,10 @@ impl<'a> Compiler<'a> {
             let m = match key {
                 "value" => match &v.kind {
                     // `value:` escapes the special strings: {value: "?"} is a literal "?".
-                    NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Bool(_) | NodeKind::Float(_) => {
-                        self.literal(v, ty, d).map(Matcher::Value)
-                    }
+                    NodeKind::Str(_)
+                    | NodeKind::Int(_)
+                    | NodeKind::Bool(_)
+                    | NodeKind::Float(_) => self.literal(v, ty, d).map(Matcher::Value),
                     _ => self.matcher(v, ty, d),
                 },
                 "one_of" => self.items(v, ty, d).map(Matcher::OneOf),
@@ -397,12 +460,23 @@ impl<'a> Compiler<'a> {
                     Some(p) => match Regex::new(p) {
                         Ok(re) => Some(Matcher::Pattern(re)),
                         Err(e) => {
-                            d.error(v.pos, "bad-pattern", format!("invalid regular expression: {}", first_line(&e.to_string())));
+                            d.error(
+                                v.pos,
+                                "bad-pattern",
+                                format!(
+                                    "invalid regular expression: {}",
+                                    first_line(&e.to_string())
+                                ),
+                            );
                             None
                         }
                     },
                     None => {
-                        d.error(v.pos, "wrong-type", format!("`pattern` takes a string, found {}", v.type_name()));
+                        d.error(
+                            v.pos,
+                            "wrong-type",
+                            format!("`pattern` takes a string, found {}", v.type_name()),
+                        );
                         None
                     }
                 },
@@ -416,7 +490,10 @@ impl<'a> Compiler<'a> {
                         d.error_hint(
                             k.pos,
                             "wrong-type",
-                            format!("`{key}` applies to list fields; this field is {}", ty.describe()),
+                            format!(
+                                "`{key}` applies to list fields; this field is {}",
+                                ty.describe()
+                            ),
                             "use `one_of` for a list of allowed values",
                         );
                         None
@@ -450,7 +527,12 @@ impl<'a> Compiler<'a> {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("matching mechanisms are: {}", MECHANISMS.join(", ")),
                     };
-                    d.error_hint(k.pos, "unknown-mechanism", format!("unknown matching mechanism `{other}`"), hint);
+                    d.error_hint(
+                        k.pos,
+                        "unknown-mechanism",
+                        format!("unknown matching mechanism `{other}`"),
+                        hint,
+                    );
                     ok = false;
                     continue;
                 }
@@ -466,12 +548,27 @@ impl<'a> Compiler<'a> {
         let mut m = core.unwrap_or(Matcher::Any);
         if let Some((min, max)) = length {
             if ty.element().is_none()
-                && !matches!(ty, FieldType::Str | FieldType::Bytes | FieldType::Mac | FieldType::Ipv4 | FieldType::Ipv6)
+                && !matches!(
+                    ty,
+                    FieldType::Str
+                        | FieldType::Bytes
+                        | FieldType::Mac
+                        | FieldType::Ipv4
+                        | FieldType::Ipv6
+                )
             {
-                d.error(n.pos, "wrong-type", format!("`length` does not apply to {}", ty.describe()));
+                d.error(
+                    n.pos,
+                    "wrong-type",
+                    format!("`length` does not apply to {}", ty.describe()),
+                );
                 return None;
             }
-            m = Matcher::Length { min, max, inner: Box::new(m) };
+            m = Matcher::Length {
+                min,
+                max,
+                inner: Box::new(m),
+            };
         }
         if ifpresent {
             m = Matcher::IfPresent(Box::new(m));
@@ -481,35 +578,82 @@ impl<'a> Compiler<'a> {
 
     fn range(&mut self, v: &Node, ty: &FieldType, d: &mut Diags) -> Option<Matcher> {
         if !ty.is_ordered() {
-            d.error(v.pos, "wrong-type", format!("`range` needs an ordered field (integers, addresses); this field is {}", ty.describe()));
+            d.error(
+                v.pos,
+                "wrong-type",
+                format!(
+                    "`range` needs an ordered field (integers, addresses); this field is {}",
+                    ty.describe()
+                ),
+            );
             return None;
         }
         let (lo, hi): (Node, Node) = match &v.kind {
             NodeKind::Str(s) => match s.split_once("..") {
                 Some((a, b)) => (
-                    Node { pos: v.pos, kind: NodeKind::Str(a.trim().to_string()) },
-                    Node { pos: v.pos, kind: NodeKind::Str(b.trim().to_string()) },
+                    Node {
+                        pos: v.pos,
+                        kind: NodeKind::Str(a.trim().to_string()),
+                    },
+                    Node {
+                        pos: v.pos,
+                        kind: NodeKind::Str(b.trim().to_string()),
+                    },
                 ),
                 None => {
-                    d.error_hint(v.pos, "bad-range", format!("`{s}` is not a range"), "write `lo..hi`, `!lo..!hi` for exclusive bounds, or `[lo, hi]`");
+                    d.error_hint(
+                        v.pos,
+                        "bad-range",
+                        format!("`{s}` is not a range"),
+                        "write `lo..hi`, `!lo..!hi` for exclusive bounds, or `[lo, hi]`",
+                    );
                     return None;
                 }
             },
             NodeKind::Seq(items) if items.len() == 2 => (items[0].clone(), items[1].clone()),
             _ => {
-                d.error_hint(v.pos, "bad-range", format!("a range must be a string or a two-element list, found {}", v.type_name()), "write `lo..hi` or `[lo, hi]`");
+                d.error_hint(
+                    v.pos,
+                    "bad-range",
+                    format!(
+                        "a range must be a string or a two-element list, found {}",
+                        v.type_name()
+                    ),
+                    "write `lo..hi` or `[lo, hi]`",
+                );
                 return None;
             }
         };
         let lo_end = self.range_end(&lo, ty, d)?;
         let hi_end = self.range_end(&hi, ty, d)?;
-        if let (Some(RangeEnd { bound: Bound::Lit(a), .. }), Some(RangeEnd { bound: Bound::Lit(b), .. })) = (&lo_end, &hi_end) {
+        if let (
+            Some(RangeEnd {
+                bound: Bound::Lit(a),
+                ..
+            }),
+            Some(RangeEnd {
+                bound: Bound::Lit(b),
+                ..
+            }),
+        ) = (&lo_end, &hi_end)
+        {
             if a > b {
-                d.error(v.pos, "bad-range", format!("empty range: lower bound {} is above upper bound {}", ty.render(a), ty.render(b)));
+                d.error(
+                    v.pos,
+                    "bad-range",
+                    format!(
+                        "empty range: lower bound {} is above upper bound {}",
+                        ty.render(a),
+                        ty.render(b)
+                    ),
+                );
                 return None;
             }
         }
-        Some(Matcher::Range { lo: lo_end, hi: hi_end })
+        Some(Matcher::Range {
+            lo: lo_end,
+            hi: hi_end,
+        })
     }
 
     /// Returns `Some(None)` for an open end (`infinity`, empty).
@@ -536,24 +680,39 @@ impl<'a> Compiler<'a> {
                     return match arg.as_str().and_then(|a| a.strip_prefix('$')) {
                         Some(v) => {
                             self.vars.push((v.to_string(), arg.pos));
-                            Some(Some(RangeEnd { bound: Bound::Var(v.to_string()), inclusive }))
+                            Some(Some(RangeEnd {
+                                bound: Bound::Var(v.to_string()),
+                                inclusive,
+                            }))
                         }
                         None => {
                             let v = self.literal(&arg, ty, d)?;
-                            Some(Some(RangeEnd { bound: Bound::Lit(v), inclusive }))
+                            Some(Some(RangeEnd {
+                                bound: Bound::Lit(v),
+                                inclusive,
+                            }))
                         }
                     };
                 }
                 self.vars.push((var.to_string(), n.pos));
-                return Some(Some(RangeEnd { bound: Bound::Var(var.to_string()), inclusive }));
+                return Some(Some(RangeEnd {
+                    bound: Bound::Var(var.to_string()),
+                    inclusive,
+                }));
             }
         }
         let lit = match text {
-            Some(t) => Node { pos: n.pos, kind: NodeKind::Str(t) },
+            Some(t) => Node {
+                pos: n.pos,
+                kind: NodeKind::Str(t),
+            },
             None => n.clone(),
         };
         let v = self.literal(&lit, ty, d)?;
-        Some(Some(RangeEnd { bound: Bound::Lit(v), inclusive }))
+        Some(Some(RangeEnd {
+            bound: Bound::Lit(v),
+            inclusive,
+        }))
     }
 
     fn length(&mut self, v: &Node, d: &mut Diags) -> Option<(usize, Option<usize>)> {
@@ -565,15 +724,24 @@ impl<'a> Compiler<'a> {
         };
         let r = match &v.kind {
             NodeKind::Int(i) if *i >= 0 => Some((*i as usize, Some(*i as usize))),
-            NodeKind::Str(s) => s.split_once("..").and_then(|(a, b)| Some((parse(a)?.unwrap_or(0), parse(b)?))),
+            NodeKind::Str(s) => s
+                .split_once("..")
+                .and_then(|(a, b)| Some((parse(a)?.unwrap_or(0), parse(b)?))),
             NodeKind::Seq(items) if items.len() == 2 => match (&items[0].kind, &items[1].kind) {
-                (NodeKind::Int(a), NodeKind::Int(b)) if *a >= 0 && *b >= *a => Some((*a as usize, Some(*b as usize))),
+                (NodeKind::Int(a), NodeKind::Int(b)) if *a >= 0 && *b >= *a => {
+                    Some((*a as usize, Some(*b as usize)))
+                }
                 _ => None,
             },
             _ => None,
         };
         if r.is_none() {
-            d.error_hint(v.pos, "bad-length", "invalid length restriction", "write `length: 7`, `length: 1..255` or `length: [1, 255]`");
+            d.error_hint(
+                v.pos,
+                "bad-length",
+                "invalid length restriction",
+                "write `length: 7`, `length: 1..255` or `length: [1, 255]`",
+            );
         }
         r
     }

@@ -139,12 +139,28 @@ fn ranges_inclusive_exclusive_open_and_variable_bounds() {
 #[test]
 fn pattern() {
     let t = m("{pattern: \"^host-[0-9]+$\"}", &FieldType::Str);
-    assert!(yes(&t, Some(&Value::Str("host-12".into())), &FieldType::Str));
-    assert!(!yes(&t, Some(&Value::Str("host-x".into())), &FieldType::Str));
+    assert!(yes(
+        &t,
+        Some(&Value::Str("host-12".into())),
+        &FieldType::Str
+    ));
+    assert!(!yes(
+        &t,
+        Some(&Value::Str("host-x".into())),
+        &FieldType::Str
+    ));
     // Bytes match as lowercase hex: client-id type 1 followed by six octets.
     let t = m("{pattern: \"^01[0-9a-f]{12}$\"}", &FieldType::Bytes);
-    assert!(yes(&t, Some(&Value::Bytes(vec![1, 2, 3, 4, 5, 6, 7])), &FieldType::Bytes));
-    assert!(!yes(&t, Some(&Value::Bytes(vec![0xff, 2, 3, 4, 5, 6, 7])), &FieldType::Bytes));
+    assert!(yes(
+        &t,
+        Some(&Value::Bytes(vec![1, 2, 3, 4, 5, 6, 7])),
+        &FieldType::Bytes
+    ));
+    assert!(!yes(
+        &t,
+        Some(&Value::Bytes(vec![0xff, 2, 3, 4, 5, 6, 7])),
+        &FieldType::Bytes
+    ));
     assert!(bad("{pattern: \"(\"}", &FieldType::Str).contains("regular expression"));
 }
 
@@ -154,7 +170,11 @@ fn length_restriction_alone_and_combined() {
     assert!(yes(&t, Some(&Value::Bytes(vec![0; 7])), &FieldType::Bytes));
     assert!(!yes(&t, Some(&Value::Bytes(vec![0; 6])), &FieldType::Bytes));
     let t = m("{length: 2..255, pattern: \"^ff\"}", &FieldType::Bytes);
-    assert!(yes(&t, Some(&Value::Bytes(vec![0xff, 1])), &FieldType::Bytes));
+    assert!(yes(
+        &t,
+        Some(&Value::Bytes(vec![0xff, 1])),
+        &FieldType::Bytes
+    ));
     assert!(!yes(&t, Some(&Value::Bytes(vec![0xff])), &FieldType::Bytes));
     assert!(!yes(&t, Some(&Value::Bytes(vec![0, 1])), &FieldType::Bytes));
     let t = m("{length: [1, 3]}", &ints());
@@ -219,7 +239,11 @@ fn escaped_literals_and_enum_names() {
     assert!(yes(&t, Some(&Value::Str("?".into())), &FieldType::Str));
     assert!(!yes(&t, Some(&Value::Str("x".into())), &FieldType::Str));
     static N: &[(&str, i64)] = &[("OFFER", 2), ("ACK", 5)];
-    let e = FieldType::Enum { names: N, min: 0, max: 255 };
+    let e = FieldType::Enum {
+        names: N,
+        min: 0,
+        max: 255,
+    };
     let t = m("{one_of: [OFFER, ACK]}", &e);
     assert!(yes(&t, Some(&Value::Int(5)), &e));
     assert!(!yes(&t, Some(&Value::Int(6)), &e));
@@ -268,8 +292,14 @@ fn int_template() -> impl Strategy<Value = Matcher> {
         (0i64..20).prop_map(|i| Matcher::Value(Value::Int(i))),
         Just(Matcher::Any),
         (0i64..20, 0i64..20).prop_map(|(a, b)| Matcher::Range {
-            lo: Some(RangeEnd { bound: Bound::Lit(Value::Int(a.min(b))), inclusive: true }),
-            hi: Some(RangeEnd { bound: Bound::Lit(Value::Int(a.max(b))), inclusive: a % 2 == 0 }),
+            lo: Some(RangeEnd {
+                bound: Bound::Lit(Value::Int(a.min(b))),
+                inclusive: true
+            }),
+            hi: Some(RangeEnd {
+                bound: Bound::Lit(Value::Int(a.max(b))),
+                inclusive: a % 2 == 0
+            }),
         }),
     ];
     leaf.prop_recursive(3, 12, 4, |inner| {

@@ -64,13 +64,28 @@ impl RunRecord {
         for e in events {
             let t = e.t_ms;
             match &e.kind {
-                EventKind::RunStarted { run_id, target, adapter, seed, .. } => {
+                EventKind::RunStarted {
+                    run_id,
+                    target,
+                    adapter,
+                    seed,
+                    ..
+                } => {
                     r.run_id = run_id.clone();
                     r.target = target.clone();
                     r.adapter = adapter.clone();
                     r.seed = *seed;
                 }
-                EventKind::CaseStarted { case, title, suite, file, spec, level, text, tags } => {
+                EventKind::CaseStarted {
+                    case,
+                    title,
+                    suite,
+                    file,
+                    spec,
+                    level,
+                    text,
+                    tags,
+                } => {
                     idx.insert(case.clone(), r.cases.len());
                     r.cases.push(CaseRecord {
                         id: case.clone(),
@@ -84,27 +99,57 @@ impl RunRecord {
                         ..CaseRecord::default()
                     });
                 }
-                EventKind::Sent { at, template, summary, .. } => {
+                EventKind::Sent {
+                    at,
+                    template,
+                    summary,
+                    ..
+                } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
-                        c.log.push(format!("{t:9.1} ms  {:<8} --> {summary}   (template {template})", at.component));
+                        c.log.push(format!(
+                            "{t:9.1} ms  {:<8} --> {summary}   (template {template})",
+                            at.component
+                        ));
                     }
                 }
                 EventKind::Received { at, summary, .. } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
-                        c.log.push(format!("{t:9.1} ms  {:<8} <-- {summary}", "server"));
+                        c.log
+                            .push(format!("{t:9.1} ms  {:<8} <-- {summary}", "server"));
                     }
                 }
-                EventKind::Matched { at, template, captured, .. } => {
+                EventKind::Matched {
+                    at,
+                    template,
+                    captured,
+                    ..
+                } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
                         let caps = if captured.is_empty() {
                             String::new()
                         } else {
-                            format!(" capture {}", captured.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                            format!(
+                                " capture {}",
+                                captured
+                                    .iter()
+                                    .map(|(k, v)| format!("{k}={v}"))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            )
                         };
-                        c.log.push(format!("{t:9.1} ms  {:<8}     matched `{template}`{caps}", at.component));
+                        c.log.push(format!(
+                            "{t:9.1} ms  {:<8}     matched `{template}`{caps}",
+                            at.component
+                        ));
                     }
                 }
-                EventKind::Mismatch { at, template, closest, mismatches, unmatched } => {
+                EventKind::Mismatch {
+                    at,
+                    template,
+                    closest,
+                    mismatches,
+                    unmatched,
+                } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
                         c.mismatches.push(MismatchRecord {
                             template: template.clone(),
@@ -116,18 +161,32 @@ impl RunRecord {
                 }
                 EventKind::Timeout { at, timer } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
-                        c.log.push(format!("{t:9.1} ms  {:<8}     timeout `{timer}`", at.component));
+                        c.log.push(format!(
+                            "{t:9.1} ms  {:<8}     timeout `{timer}`",
+                            at.component
+                        ));
                     }
                 }
-                EventKind::VerdictSet { at, verdict, reason } => {
+                EventKind::VerdictSet {
+                    at,
+                    verdict,
+                    reason,
+                } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
-                        let why = reason.as_deref().map(|s| format!(": {s}")).unwrap_or_default();
-                        c.log.push(format!("{t:9.1} ms  {:<8}     setverdict({verdict}){why}", at.component));
+                        let why = reason
+                            .as_deref()
+                            .map(|s| format!(": {s}"))
+                            .unwrap_or_default();
+                        c.log.push(format!(
+                            "{t:9.1} ms  {:<8}     setverdict({verdict}){why}",
+                            at.component
+                        ));
                     }
                 }
                 EventKind::Log { at, text } => {
                     if let Some(c) = idx.get(&at.case).map(|&i| &mut r.cases[i]) {
-                        c.log.push(format!("{t:9.1} ms  {:<8}     log: {text}", at.component));
+                        c.log
+                            .push(format!("{t:9.1} ms  {:<8}     log: {text}", at.component));
                     }
                 }
                 EventKind::AdapterError { at, message } => {
@@ -135,7 +194,13 @@ impl RunRecord {
                         c.log.push(format!("{t:9.1} ms  adapter error: {message}"));
                     }
                 }
-                EventKind::CaseFinished { case, verdict, reason, duration_ms, deviation } => {
+                EventKind::CaseFinished {
+                    case,
+                    verdict,
+                    reason,
+                    duration_ms,
+                    deviation,
+                } => {
                     if let Some(c) = idx.get(case).map(|&i| &mut r.cases[i]) {
                         c.verdict = *verdict;
                         c.reason = reason.clone();
@@ -178,18 +243,30 @@ impl CaseRecord {
     /// The mismatch report as text (packetdrill style), for terminals and JUnit system-out.
     pub fn mismatch_text(&self) -> String {
         let mut out = String::new();
-        for MismatchRecord { template, closest, mismatches: mms, unmatched } in &self.mismatches {
+        for MismatchRecord {
+            template,
+            closest,
+            mismatches: mms,
+            unmatched,
+        } in &self.mismatches
+        {
             match closest {
                 Some(cl) => {
                     out.push_str(&format!("expected `{template}`; closest message: {cl}\n"));
                     for m in mms {
-                        out.push_str(&format!("    {}: expected {}, actual {}\n", m.path, m.expected, m.actual));
+                        out.push_str(&format!(
+                            "    {}: expected {}, actual {}\n",
+                            m.path, m.expected, m.actual
+                        ));
                     }
                 }
                 None => out.push_str(&format!("expected `{template}`; no message arrived\n")),
             }
             if unmatched.len() > 1 || (unmatched.len() == 1 && closest.is_none()) {
-                out.push_str(&format!("  {} message(s) arrived and matched nothing:\n", unmatched.len()));
+                out.push_str(&format!(
+                    "  {} message(s) arrived and matched nothing:\n",
+                    unmatched.len()
+                ));
                 for u in unmatched {
                     out.push_str(&format!("    {u}\n"));
                 }

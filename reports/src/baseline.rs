@@ -66,10 +66,16 @@ impl Comparison {
 
 impl Baseline {
     pub fn load(path: &std::path::Path) -> Result<Baseline, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {}: {e}", path.display()))?;
-        let b: Baseline = serde_json::from_str(&text).map_err(|e| format!("baseline {} is not valid: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read baseline {}: {e}", path.display()))?;
+        let b: Baseline = serde_json::from_str(&text)
+            .map_err(|e| format!("baseline {} is not valid: {e}", path.display()))?;
         if b.version != BASELINE_VERSION {
-            return Err(format!("baseline {} has version {}, this conform reads version {BASELINE_VERSION}", path.display(), b.version));
+            return Err(format!(
+                "baseline {} has version {}, this conform reads version {BASELINE_VERSION}",
+                path.display(),
+                b.version
+            ));
         }
         Ok(b)
     }
@@ -82,22 +88,35 @@ impl Baseline {
     pub fn compare(&self, run: &RunRecord) -> Comparison {
         let empty = BTreeMap::new();
         let expected = self.targets.get(&run.target).unwrap_or(&empty);
-        let mut c = Comparison { target: run.target.clone(), ..Comparison::default() };
+        let mut c = Comparison {
+            target: run.target.clone(),
+            ..Comparison::default()
+        };
         for case in run.cases.iter().filter(|c| c.finished) {
             let now = case.verdict;
             match expected.get(&case.id) {
-                Some(&was) if was == Verdict::Pass && now != Verdict::Pass => c.regressions.push((case.id.clone(), was, now)),
-                Some(&was) if was != Verdict::Pass && now == Verdict::Pass => c.fixed.push((case.id.clone(), was)),
+                Some(&was) if was == Verdict::Pass && now != Verdict::Pass => {
+                    c.regressions.push((case.id.clone(), was, now))
+                }
+                Some(&was) if was != Verdict::Pass && now == Verdict::Pass => {
+                    c.fixed.push((case.id.clone(), was))
+                }
                 // A different failure kind is still a change worth gating on when it got worse.
-                Some(&was) if was != Verdict::Pass && now > was => c.regressions.push((case.id.clone(), was, now)),
+                Some(&was) if was != Verdict::Pass && now > was => {
+                    c.regressions.push((case.id.clone(), was, now))
+                }
                 Some(_) if now != Verdict::Pass => c.expected_failures += 1,
                 Some(_) => {}
                 None if now != Verdict::Pass => c.new_failures.push((case.id.clone(), now)),
                 None => {}
             }
         }
-        let ran: std::collections::HashSet<&str> = run.cases.iter().map(|c| c.id.as_str()).collect();
-        c.not_run = expected.keys().filter(|k| !ran.contains(k.as_str())).count();
+        let ran: std::collections::HashSet<&str> =
+            run.cases.iter().map(|c| c.id.as_str()).collect();
+        c.not_run = expected
+            .keys()
+            .filter(|k| !ran.contains(k.as_str()))
+            .count();
         c
     }
 

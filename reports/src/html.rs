@@ -328,7 +328,6 @@ pub fn render(events: &[RunEvent], opts: &HtmlOptions) -> String {
     h
 }
 
-
 fn filter_attrs(c: &CaseRecord, o: Outcome) -> String {
     format!(
         "data-outcome=\"{}\" data-spec=\"{}\" data-tags=\"{}\"",

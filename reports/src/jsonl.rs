@@ -17,7 +17,8 @@ pub fn read_events(r: impl BufRead) -> Result<Vec<RunEvent>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let e: RunEvent = serde_json::from_str(&line).map_err(|e| format!("line {}: not a conform event: {e}", i + 1))?;
+        let e: RunEvent = serde_json::from_str(&line)
+            .map_err(|e| format!("line {}: not a conform event: {e}", i + 1))?;
         out.push(e);
     }
     Ok(out)

@@ -32,11 +32,18 @@ pub fn render(run: &RunRecord, inconc: InconcPolicy) -> Result<String, String> {
             (Verdict::Inconc, _) if inconc == InconcPolicy::Pass => TestCaseStatus::success(),
             (Verdict::Inconc, _) if inconc == InconcPolicy::Skip => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(format!("inconclusive: {}", c.reason.clone().unwrap_or_default()));
+                s.set_message(format!(
+                    "inconclusive: {}",
+                    c.reason.clone().unwrap_or_default()
+                ));
                 s
             }
             (v, _) => {
-                let kind = if v == Verdict::Error { NonSuccessKind::Error } else { NonSuccessKind::Failure };
+                let kind = if v == Verdict::Error {
+                    NonSuccessKind::Error
+                } else {
+                    NonSuccessKind::Failure
+                };
                 let mut s = TestCaseStatus::non_success(kind);
                 let msg = match v {
                     Verdict::None => "no verdict was set".to_string(),
@@ -60,14 +67,25 @@ pub fn render(run: &RunRecord, inconc: InconcPolicy) -> Result<String, String> {
         if !c.tags.is_empty() {
             tc.add_property(Property::new("tags", c.tags.join(",")));
         }
-        let mut out = format!("{}\n{} ({})\n\"{}\"\n\n", c.title, c.spec, c.level, c.text.trim());
+        let mut out = format!(
+            "{}\n{} ({})\n\"{}\"\n\n",
+            c.title,
+            c.spec,
+            c.level,
+            c.text.trim()
+        );
         out.push_str(&c.mismatch_text());
         out.push_str(&c.log.join("\n"));
         tc.set_system_out(out);
-        suites.entry(c.suite.as_str()).or_insert_with(|| TestSuite::new(c.suite.as_str())).add_test_case(tc);
+        suites
+            .entry(c.suite.as_str())
+            .or_insert_with(|| TestSuite::new(c.suite.as_str()))
+            .add_test_case(tc);
     }
     for (_, s) in suites {
         report.add_test_suite(s);
     }
-    report.to_string().map_err(|e| format!("failed to write JUnit XML: {e}"))
+    report
+        .to_string()
+        .map_err(|e| format!("failed to write JUnit XML: {e}"))
 }

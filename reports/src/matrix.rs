@@ -32,12 +32,20 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
          **XPASS** (passes although a deviation is recorded) fail the gate.\n"
     );
     // Summary per target.
-    let _ = writeln!(out, "| target | cases | pass | deviation | inconc | fail | error | none |");
+    let _ = writeln!(
+        out,
+        "| target | cases | pass | deviation | inconc | fail | error | none |"
+    );
     let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in runs {
         let n = r.counts();
         // Deviations are counted on their own; `inconc` and `fail` are the unexpected ones.
-        let recorded = |v: Verdict| r.cases.iter().filter(|c| c.finished && c.verdict == v && c.deviation.is_some()).count();
+        let recorded = |v: Verdict| {
+            r.cases
+                .iter()
+                .filter(|c| c.finished && c.verdict == v && c.deviation.is_some())
+                .count()
+        };
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -59,7 +67,12 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
     for r in runs {
         for c in &r.cases {
             if seen.insert(c.id.clone()) {
-                keyed.push((c.file.clone(), c.id.clone(), c.spec.clone(), c.level.clone()));
+                keyed.push((
+                    c.file.clone(),
+                    c.id.clone(),
+                    c.spec.clone(),
+                    c.level.clone(),
+                ));
             }
         }
     }
@@ -67,14 +80,27 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
     for (_, id, spec, level) in keyed {
         order.push((id, spec, level));
     }
-    let _ = writeln!(out, "\n| case | spec | level | {} |", runs.iter().map(|r| r.target.as_str()).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(
+        out,
+        "\n| case | spec | level | {} |",
+        runs.iter()
+            .map(|r| r.target.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let _ = writeln!(out, "| --- | --- | --- |{}", " --- |".repeat(runs.len()));
-    let idx: Vec<BTreeMap<&str, &crate::CaseRecord>> =
-        runs.iter().map(|r| r.cases.iter().map(|c| (c.id.as_str(), c)).collect()).collect();
+    let idx: Vec<BTreeMap<&str, &crate::CaseRecord>> = runs
+        .iter()
+        .map(|r| r.cases.iter().map(|c| (c.id.as_str(), c)).collect())
+        .collect();
     for (id, spec, level) in &order {
         let cells: Vec<&str> = idx
             .iter()
-            .map(|m| m.get(id.as_str()).map(|c| cell(c.verdict, c.deviation.is_some())).unwrap_or("—"))
+            .map(|m| {
+                m.get(id.as_str())
+                    .map(|c| cell(c.verdict, c.deviation.is_some()))
+                    .unwrap_or("—")
+            })
             .collect();
         let _ = writeln!(out, "| `{id}` | {spec} | {level} | {} |", cells.join(" | "));
     }
@@ -83,29 +109,57 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
     for (id, _, _) in &order {
         let mut lines = Vec::new();
         for (r, m) in runs.iter().zip(&idx) {
-            let Some(c) = m.get(id.as_str()) else { continue };
+            let Some(c) = m.get(id.as_str()) else {
+                continue;
+            };
             if c.verdict == Verdict::Pass && c.deviation.is_none() {
                 continue;
             }
             let why = match (&c.deviation, c.verdict) {
-                (Some(d), Verdict::Fail | Verdict::Inconc) => format!("known deviation ({}): {d}", c.verdict),
-                (Some(d), _) => format!("{} although the profile records a deviation ({d})", c.verdict),
-                (None, v) => format!("{v}: {}", c.reason.clone().unwrap_or_else(|| "no reason given".into())),
+                (Some(d), Verdict::Fail | Verdict::Inconc) => {
+                    format!("known deviation ({}): {d}", c.verdict)
+                }
+                (Some(d), _) => format!(
+                    "{} although the profile records a deviation ({d})",
+                    c.verdict
+                ),
+                (None, v) => format!(
+                    "{v}: {}",
+                    c.reason.clone().unwrap_or_else(|| "no reason given".into())
+                ),
             };
             let mut detail = String::new();
             if let Some(mm) = c.mismatches.last() {
                 for m in mm.mismatches.iter().take(4) {
-                    let _ = write!(detail, " `{}`: expected {}, actual {};", m.path, m.expected, m.actual);
+                    let _ = write!(
+                        detail,
+                        " `{}`: expected {}, actual {};",
+                        m.path, m.expected, m.actual
+                    );
                 }
             }
-            lines.push(format!("- **{}**: {why}{}", r.target, if detail.is_empty() { String::new() } else { format!(" —{detail}") }));
+            lines.push(format!(
+                "- **{}**: {why}{}",
+                r.target,
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" —{detail}")
+                }
+            ));
         }
         if !lines.is_empty() {
             any = true;
             let c = idx.iter().find_map(|m| m.get(id.as_str())).copied();
             let _ = writeln!(out, "### `{id}`\n");
             if let Some(c) = c {
-                let _ = writeln!(out, "{} ({}): \"{}\"\n", c.spec, c.level, c.text.trim().replace('\n', " "));
+                let _ = writeln!(
+                    out,
+                    "{} ({}): \"{}\"\n",
+                    c.spec,
+                    c.level,
+                    c.text.trim().replace('\n', " ")
+                );
             }
             for l in lines {
                 let _ = writeln!(out, "{l}");

@@ -11,7 +11,9 @@ use conform_codec::frame::build_udp_frame;
 use conform_model::event::{EventKind, RunEvent};
 use conform_model::Verdict;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
-use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 use std::borrow::Cow;
@@ -30,17 +32,25 @@ struct Packet {
 /// Writes every message of the run (or of one case) to `w`. Returns the packet count.
 pub fn write(events: &[RunEvent], case: Option<&str>, w: impl Write) -> Result<usize, String> {
     let packets = collect(events);
-    let mut writer = PcapNgWriter::new(w).map_err(|e| format!("failed to write pcapng header: {e}"))?;
+    let mut writer =
+        PcapNgWriter::new(w).map_err(|e| format!("failed to write pcapng header: {e}"))?;
     let idb = InterfaceDescriptionBlock {
         linktype: DataLink::ETHERNET,
         snaplen: 0,
-        options: vec![InterfaceDescriptionOption::IfName(Cow::Borrowed("conform")), InterfaceDescriptionOption::IfTsResol(3)],
+        options: vec![
+            InterfaceDescriptionOption::IfName(Cow::Borrowed("conform")),
+            InterfaceDescriptionOption::IfTsResol(3),
+        ],
     };
-    writer.write_pcapng_block(idb).map_err(|e| format!("failed to write pcapng interface: {e}"))?;
+    writer
+        .write_pcapng_block(idb)
+        .map_err(|e| format!("failed to write pcapng interface: {e}"))?;
     let base_ms = events
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::RunStarted { started_unix_ms, .. } => Some(*started_unix_ms as f64),
+            EventKind::RunStarted {
+                started_unix_ms, ..
+            } => Some(*started_unix_ms as f64),
             _ => None,
         })
         .unwrap_or(0.0);
@@ -54,7 +64,9 @@ pub fn write(events: &[RunEvent], case: Option<&str>, w: impl Write) -> Result<u
             data: Cow::Borrowed(&p.frame),
             options: vec![EnhancedPacketOption::Comment(Cow::Borrowed(&p.comment))],
         };
-        writer.write_pcapng_block(block).map_err(|e| format!("failed to write packet: {e}"))?;
+        writer
+            .write_pcapng_block(block)
+            .map_err(|e| format!("failed to write packet: {e}"))?;
         n += 1;
     }
     Ok(n)
@@ -63,7 +75,15 @@ pub fn write(events: &[RunEvent], case: Option<&str>, w: impl Write) -> Result<u
 /// The file name (without `.pcapng`) of a case's capture: the id with anything but letters,
 /// digits, `-`, `_` and `.` replaced by `_`. Shared by the writer and the HTML report's links.
 pub fn file_stem(case: &str) -> String {
-    case.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    case.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Case ids that have at least one packet, for per-case files.
@@ -91,7 +111,12 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
     let mut pending: Vec<usize> = Vec::new();
     for e in events {
         match &e.kind {
-            EventKind::Sent { at, template, datagram, .. } => {
+            EventKind::Sent {
+                at,
+                template,
+                datagram,
+                ..
+            } => {
                 if let Ok(frame) = build_udp_frame(datagram) {
                     let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();
                     out.push(Packet {
@@ -102,7 +127,11 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
                     });
                 }
             }
-            EventKind::Received { at, summary, datagram } => {
+            EventKind::Received {
+                at,
+                summary,
+                datagram,
+            } => {
                 if let Ok(frame) = build_udp_frame(datagram) {
                     let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();
                     pending.push(out.len());
@@ -110,12 +139,22 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
                         case: at.case.clone(),
                         t_ms: e.t_ms,
                         frame,
-                        comment: format!("case={} received {summary}; matched nothing; case verdict {v}", at.case),
+                        comment: format!(
+                            "case={} received {summary}; matched nothing; case verdict {v}",
+                            at.case
+                        ),
                     });
                 }
             }
-            EventKind::Matched { at, template, summary, .. } => {
-                if let Some(pos) = pending.iter().position(|&i| out[i].case == at.case && out[i].comment.contains(summary.as_str())) {
+            EventKind::Matched {
+                at,
+                template,
+                summary,
+                ..
+            } => {
+                if let Some(pos) = pending.iter().position(|&i| {
+                    out[i].case == at.case && out[i].comment.contains(summary.as_str())
+                }) {
                     let i = pending.remove(pos);
                     let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();
                     out[i].comment = format!(
@@ -124,19 +163,32 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
                     );
                 }
             }
-            EventKind::Mismatch { at, template, closest: Some(cl), mismatches, .. } => {
+            EventKind::Mismatch {
+                at,
+                template,
+                closest: Some(cl),
+                mismatches,
+                ..
+            } => {
+                if let Some(&i) = pending
+                    .iter()
+                    .rev()
+                    .find(|&&i| out[i].case == at.case && out[i].comment.contains(cl.as_str()))
                 {
-                    if let Some(&i) = pending.iter().rev().find(|&&i| out[i].case == at.case && out[i].comment.contains(cl.as_str())) {
-                        let diffs: Vec<String> = mismatches.iter().map(|m| format!("{}: expected {}, actual {}", m.path, m.expected, m.actual)).collect();
-                        let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();
-                        out[i].comment = format!(
+                    let diffs: Vec<String> = mismatches
+                        .iter()
+                        .map(|m| {
+                            format!("{}: expected {}, actual {}", m.path, m.expected, m.actual)
+                        })
+                        .collect();
+                    let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();
+                    out[i].comment = format!(
                             "case={} component={} step={} received {cl}; closest to template `{template}` but mismatched: {}; case verdict {v}",
                             at.case,
                             at.component,
                             at.step,
                             diffs.join("; ")
                         );
-                    }
                 }
             }
             _ => {}

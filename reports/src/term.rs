@@ -42,7 +42,10 @@ pub fn case_line(c: &CaseRecord, style: Style) -> String {
     };
     // Pad before painting: escape codes must not count towards the column width.
     let label = style.paint(c.verdict, &format!("{label:>9}"));
-    format!("{label} {:>7.0}ms  {}  [{}]{}", c.duration_ms, c.id, c.spec, reason)
+    format!(
+        "{label} {:>7.0}ms  {}  [{}]{}",
+        c.duration_ms, c.id, c.spec, reason
+    )
 }
 
 /// The closing summary, with mismatch diffs for every failed case.
@@ -52,7 +55,12 @@ pub fn summary(run: &RunRecord, inconc: InconcPolicy, style: Style) -> String {
     if !failed.is_empty() {
         out.push_str("\nFailures:\n");
         for c in &failed {
-            out.push_str(&format!("\n--- {} [{}] {} ---\n", c.id, c.spec, style.paint(c.verdict, c.verdict.as_str())));
+            out.push_str(&format!(
+                "\n--- {} [{}] {} ---\n",
+                c.id,
+                c.spec,
+                style.paint(c.verdict, c.verdict.as_str())
+            ));
             if let Some(r) = &c.reason {
                 out.push_str(&format!("  reason: {r}\n"));
             }
@@ -74,6 +82,10 @@ pub fn summary(run: &RunRecord, inconc: InconcPolicy, style: Style) -> String {
         run.duration_ms / 1000.0
     ));
     let passed = run.cases.iter().filter(|c| c.gate_ok(inconc)).count();
-    out.push_str(&format!("{} passed, {} failed\n", passed, run.cases.len() - passed));
+    out.push_str(&format!(
+        "{} passed, {} failed\n",
+        passed,
+        run.cases.len() - passed
+    ));
     out
 }

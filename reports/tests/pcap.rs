@@ -9,13 +9,23 @@ use std::process::Command;
 
 fn dhcp(fields: &[(&str, Value)]) -> conform_codec::Datagram {
     let p = protocol_by_name("dhcp").unwrap();
-    let f: Vec<(FieldRef, Option<Value>)> = fields.iter().map(|(k, v)| (p.resolve(k).unwrap(), Some(v.clone()))).collect();
+    let f: Vec<(FieldRef, Option<Value>)> = fields
+        .iter()
+        .map(|(k, v)| (p.resolve(k).unwrap(), Some(v.clone())))
+        .collect();
     p.encode(&f).unwrap()
 }
 
 fn events() -> Vec<RunEvent> {
-    let at = |step: &str| At { case: "c1".into(), component: "mtc".into(), step: step.into() };
-    let discover = dhcp(&[("xid", Value::Int(0x1234)), ("options.message_type", Value::Int(1))]);
+    let at = |step: &str| At {
+        case: "c1".into(),
+        component: "mtc".into(),
+        step: step.into(),
+    };
+    let discover = dhcp(&[
+        ("xid", Value::Int(0x1234)),
+        ("options.message_type", Value::Int(1)),
+    ]);
     let offer = dhcp(&[
         ("op", Value::Int(2)),
         ("xid", Value::Int(0x1234)),
@@ -27,12 +37,67 @@ fn events() -> Vec<RunEvent> {
     ]);
     let ev = |t: f64, kind| RunEvent { t_ms: t, kind };
     vec![
-        ev(0.0, EventKind::RunStarted { version: 1, run_id: "r".into(), target: "t".into(), adapter: "a".into(), cases: 1, seed: 1, started_unix_ms: 1_795_000_000_000 }),
-        ev(0.1, EventKind::CaseStarted { case: "c1".into(), title: "t".into(), suite: "s".into(), file: "f".into(), spec: "RFC 2131 §3.1".into(), level: "MUST".into(), text: "x".into(), tags: vec![] }),
-        ev(1.0, EventKind::Sent { at: at("1"), template: "discover".into(), summary: "DHCPDISCOVER xid=0x1234".into(), datagram: discover }),
-        ev(2.0, EventKind::Received { at: at(""), summary: "DHCPOFFER xid=0x00001234".into(), datagram: offer }),
-        ev(2.1, EventKind::Matched { at: at("2"), template: "offer".into(), summary: "DHCPOFFER xid=0x00001234".into(), captured: vec![] }),
-        ev(3.0, EventKind::CaseFinished { case: "c1".into(), verdict: Verdict::Pass, reason: None, duration_ms: 3.0, deviation: None }),
+        ev(
+            0.0,
+            EventKind::RunStarted {
+                version: 1,
+                run_id: "r".into(),
+                target: "t".into(),
+                adapter: "a".into(),
+                cases: 1,
+                seed: 1,
+                started_unix_ms: 1_795_000_000_000,
+            },
+        ),
+        ev(
+            0.1,
+            EventKind::CaseStarted {
+                case: "c1".into(),
+                title: "t".into(),
+                suite: "s".into(),
+                file: "f".into(),
+                spec: "RFC 2131 §3.1".into(),
+                level: "MUST".into(),
+                text: "x".into(),
+                tags: vec![],
+            },
+        ),
+        ev(
+            1.0,
+            EventKind::Sent {
+                at: at("1"),
+                template: "discover".into(),
+                summary: "DHCPDISCOVER xid=0x1234".into(),
+                datagram: discover,
+            },
+        ),
+        ev(
+            2.0,
+            EventKind::Received {
+                at: at(""),
+                summary: "DHCPOFFER xid=0x00001234".into(),
+                datagram: offer,
+            },
+        ),
+        ev(
+            2.1,
+            EventKind::Matched {
+                at: at("2"),
+                template: "offer".into(),
+                summary: "DHCPOFFER xid=0x00001234".into(),
+                captured: vec![],
+            },
+        ),
+        ev(
+            3.0,
+            EventKind::CaseFinished {
+                case: "c1".into(),
+                verdict: Verdict::Pass,
+                reason: None,
+                duration_ms: 3.0,
+                deviation: None,
+            },
+        ),
     ]
 }
 
@@ -52,19 +117,53 @@ fn every_packet_has_a_comment_and_tshark_reads_it() {
         return;
     }
     let out = Command::new("tshark")
-        .args(["-r", f.to_str().unwrap(), "-T", "fields", "-E", "separator=|", "-e", "dhcp.option.dhcp", "-e", "dhcp.id", "-e", "frame.comment"])
+        .args([
+            "-r",
+            f.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "dhcp.option.dhcp",
+            "-e",
+            "dhcp.id",
+            "-e",
+            "frame.comment",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(lines[0].starts_with("1|0x00001234|case=c1 component=mtc step=1 sent template `discover`; case verdict pass"), "{}", lines[0]);
-    assert!(lines[1].starts_with("2|0x00001234|") && lines[1].contains("matched template `offer`"), "{}", lines[1]);
+    assert_eq!(
+        lines.len(),
+        2,
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lines[0].starts_with(
+            "1|0x00001234|case=c1 component=mtc step=1 sent template `discover`; case verdict pass"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("2|0x00001234|") && lines[1].contains("matched template `offer`"),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]
 fn per_case_filter_and_listing() {
-    assert_eq!(conform_reports::pcap::cases_with_packets(&events()), vec!["c1".to_string()]);
+    assert_eq!(
+        conform_reports::pcap::cases_with_packets(&events()),
+        vec!["c1".to_string()]
+    );
     let mut buf = Vec::new();
-    assert_eq!(conform_reports::pcap::write(&events(), Some("other"), &mut buf).unwrap(), 0);
+    assert_eq!(
+        conform_reports::pcap::write(&events(), Some("other"), &mut buf).unwrap(),
+        0
+    );
 }

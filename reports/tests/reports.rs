@@ -11,10 +11,19 @@ fn ev(t: f64, kind: EventKind) -> RunEvent {
 }
 
 fn at(case: &str) -> At {
-    At { case: case.into(), component: "mtc".into(), step: "2".into() }
+    At {
+        case: case.into(),
+        component: "mtc".into(),
+        step: "2".into(),
+    }
 }
 
-fn case(id: &str, verdict: Verdict, reason: Option<&str>, deviation: Option<&str>) -> Vec<RunEvent> {
+fn case(
+    id: &str,
+    verdict: Verdict,
+    reason: Option<&str>,
+    deviation: Option<&str>,
+) -> Vec<RunEvent> {
     vec![
         ev(
             0.0,
@@ -56,7 +65,12 @@ fn events() -> Vec<RunEvent> {
         },
     )];
     v.extend(case("ok", Verdict::Pass, None, None));
-    let mut f = case("bad", Verdict::Fail, Some("no message matching `offer` within 2s"), None);
+    let mut f = case(
+        "bad",
+        Verdict::Fail,
+        Some("no message matching `offer` within 2s"),
+        None,
+    );
     f.insert(
         1,
         ev(
@@ -65,33 +79,72 @@ fn events() -> Vec<RunEvent> {
                 at: at("bad"),
                 template: "offer".into(),
                 closest: Some("DHCPNAK xid=0x1".into()),
-                mismatches: vec![Mismatch { path: "options.53".into(), expected: "OFFER (2)".into(), actual: "NAK (6)".into() }],
+                mismatches: vec![Mismatch {
+                    path: "options.53".into(),
+                    expected: "OFFER (2)".into(),
+                    actual: "NAK (6)".into(),
+                }],
                 unmatched: vec!["DHCPNAK xid=0x1".into()],
             },
         ),
     );
     v.extend(f);
-    v.extend(case("maybe", Verdict::Inconc, Some("no option 121 configured"), None));
-    v.extend(case("known", Verdict::Fail, Some("option 61 absent"), Some("dnsmasq does not echo option 61")));
-    v.extend(case("xpass", Verdict::Pass, None, Some("recorded deviation")));
+    v.extend(case(
+        "maybe",
+        Verdict::Inconc,
+        Some("no option 121 configured"),
+        None,
+    ));
+    v.extend(case(
+        "known",
+        Verdict::Fail,
+        Some("option 61 absent"),
+        Some("dnsmasq does not echo option 61"),
+    ));
+    v.extend(case(
+        "xpass",
+        Verdict::Pass,
+        None,
+        Some("recorded deviation"),
+    ));
     v.extend(case("silent", Verdict::None, None, None));
-    v.push(ev(2.0, EventKind::RunFinished { counts: Default::default(), duration_ms: 2000.0 }));
+    v.push(ev(
+        2.0,
+        EventKind::RunFinished {
+            counts: Default::default(),
+            duration_ms: 2000.0,
+        },
+    ));
     v
 }
 
 #[test]
 fn gate_decisions_per_verdict_and_policy() {
     let r = RunRecord::from_events(events().iter());
-    let ok: Vec<(&str, bool)> = r.cases.iter().map(|c| (c.id.as_str(), c.gate_ok(InconcPolicy::Fail))).collect();
+    let ok: Vec<(&str, bool)> = r
+        .cases
+        .iter()
+        .map(|c| (c.id.as_str(), c.gate_ok(InconcPolicy::Fail)))
+        .collect();
     assert_eq!(
         ok,
-        vec![("ok", true), ("bad", false), ("maybe", false), ("known", true), ("xpass", false), ("silent", false)]
+        vec![
+            ("ok", true),
+            ("bad", false),
+            ("maybe", false),
+            ("known", true),
+            ("xpass", false),
+            ("silent", false)
+        ]
     );
     let maybe = r.cases.iter().find(|c| c.id == "maybe").unwrap();
     assert!(maybe.gate_ok(InconcPolicy::Pass));
     assert!(maybe.gate_ok(InconcPolicy::Skip));
     let n = r.counts();
-    assert_eq!((n.pass, n.fail, n.inconc, n.none, n.deviations), (2, 2, 1, 1, 1));
+    assert_eq!(
+        (n.pass, n.fail, n.inconc, n.none, n.deviations),
+        (2, 2, 1, 1, 1)
+    );
 }
 
 #[test]
@@ -117,11 +170,23 @@ fn terminal_summary_shows_diffs_and_counts() {
     let r = RunRecord::from_events(events().iter());
     let s = term::summary(&r, InconcPolicy::Fail, term::Style { color: false });
     assert!(s.contains("--- bad [RFC 2131 §4.3.1] fail ---"), "{s}");
-    assert!(s.contains("options.53: expected OFFER (2), actual NAK (6)"), "{s}");
+    assert!(
+        s.contains("options.53: expected OFFER (2), actual NAK (6)"),
+        "{s}"
+    );
     assert!(s.contains("2 passed, 4 failed"), "{s}");
-    let line = term::case_line(r.cases.iter().find(|c| c.id == "known").unwrap(), term::Style { color: false });
-    assert!(line.contains("DEVIATION") && line.contains("dnsmasq does not echo option 61"), "{line}");
-    let line = term::case_line(r.cases.iter().find(|c| c.id == "xpass").unwrap(), term::Style { color: false });
+    let line = term::case_line(
+        r.cases.iter().find(|c| c.id == "known").unwrap(),
+        term::Style { color: false },
+    );
+    assert!(
+        line.contains("DEVIATION") && line.contains("dnsmasq does not echo option 61"),
+        "{line}"
+    );
+    let line = term::case_line(
+        r.cases.iter().find(|c| c.id == "xpass").unwrap(),
+        term::Style { color: false },
+    );
     assert!(line.contains("XPASS"), "{line}");
 }
 
@@ -136,5 +201,8 @@ fn events_survive_a_jsonl_round_trip_and_bad_lines_are_named() {
     let mut bad = buf.clone();
     bad.extend_from_slice(b"{not json}\n");
     let err = jsonl::read_events(&bad[..]).unwrap_err();
-    assert!(err.starts_with(&format!("line {}:", events().len() + 1)), "{err}");
+    assert!(
+        err.starts_with(&format!("line {}:", events().len() + 1)),
+        "{err}"
+    );
 }

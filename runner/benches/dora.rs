@@ -26,7 +26,10 @@ fn main() {
         println!("SKIPPED: the DORA bench needs root and dnsmasq (ci/install-servers.sh)");
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(bench());
 }
 
@@ -79,7 +82,10 @@ async fn minimal_dora(a: &Arc<dyn Adapter>, k: u32) -> Duration {
     let start = Instant::now();
     // The same message shapes as the suite's templates (broadcast flag set), so the server does
     // the same work for both clients.
-    let discover = ClientMessage { broadcast: true, ..ClientMessage::discover(xid, chaddr) };
+    let discover = ClientMessage {
+        broadcast: true,
+        ..ClientMessage::discover(xid, chaddr)
+    };
     a.send(&discover_datagram(&discover)).await.expect("send");
     let (yi, sid) = loop {
         let inc = rx.recv().await.expect("recv");
@@ -87,7 +93,10 @@ async fn minimal_dora(a: &Arc<dyn Adapter>, k: u32) -> Duration {
             break (yi, sid);
         }
     };
-    let request = ClientMessage { broadcast: true, ..ClientMessage::request(xid, chaddr, yi, sid) };
+    let request = ClientMessage {
+        broadcast: true,
+        ..ClientMessage::request(xid, chaddr, yi, sid)
+    };
     a.send(&discover_datagram(&request)).await.expect("send");
     loop {
         let inc = rx.recv().await.expect("recv");
@@ -123,18 +132,39 @@ async fn bench() {
         Err(e) => panic!("{e}"),
     };
     let dir = std::env::temp_dir().join(format!("conform-dora-bench-{}", std::process::id()));
-    let lab = Lab::start(profile, LabOptions { run_dir: Some(dir.join("lab")), ..LabOptions::default() }).await.expect("lab");
+    let lab = Lab::start(
+        profile,
+        LabOptions {
+            run_dir: Some(dir.join("lab")),
+            ..LabOptions::default()
+        },
+    )
+    .await
+    .expect("lab");
     let adapter = lab.adapter();
-    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/dhcp/lib/common.yaml");
+    let lib =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/dhcp/lib/common.yaml");
     let f = dir.join("dora.yaml");
-    std::fs::write(&f, SUITE.replace("LIB", &lib.canonicalize().unwrap().display().to_string())).unwrap();
+    std::fs::write(
+        &f,
+        SUITE.replace("LIB", &lib.canonicalize().unwrap().display().to_string()),
+    )
+    .unwrap();
     let loaded = load_paths(&[f]);
-    assert!(loaded.diagnostics.is_empty(), "{}", loaded.render_diagnostics());
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        loaded.render_diagnostics()
+    );
     let suite = &loaded.suites[0];
     let case = suite.cases[0].clone();
     let mut params: HashMap<String, conform_codec::Value> = HashMap::new();
     for p in &suite.params {
-        let v = lab.params().get(&p.name).map(|t| p.ty.parse_text(t).expect("param")).or(p.default.clone());
+        let v = lab
+            .params()
+            .get(&p.name)
+            .map(|t| p.ty.parse_text(t).expect("param"))
+            .or(p.default.clone());
         if let Some(v) = v {
             params.insert(p.name.clone(), v);
         }
@@ -148,15 +178,31 @@ async fn bench() {
     // bindings for both sides.
     for k in 0..CLIENTS {
         minimal_dora(&adapter, k).await;
-        let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: Arc::new(params.clone()), seed: u64::from(k), emitter: emitter.clone() };
+        let env = CaseEnv {
+            adapter: adapter.clone(),
+            proto: proto.clone(),
+            params: Arc::new(params.clone()),
+            seed: u64::from(k),
+            emitter: emitter.clone(),
+        };
         assert_eq!(run_case(case.clone(), env).await.verdict, Verdict::Pass);
     }
     // Both clients run as tasks on the runtime's workers, as cases do in `conform run`.
     for _ in 0..ROUNDS {
         for k in 0..CLIENTS {
             let a = adapter.clone();
-            minimal.push(tokio::spawn(async move { minimal_dora(&a, k).await }).await.expect("task"));
-            let env = CaseEnv { adapter: adapter.clone(), proto: proto.clone(), params: Arc::new(params.clone()), seed: u64::from(k), emitter: emitter.clone() };
+            minimal.push(
+                tokio::spawn(async move { minimal_dora(&a, k).await })
+                    .await
+                    .expect("task"),
+            );
+            let env = CaseEnv {
+                adapter: adapter.clone(),
+                proto: proto.clone(),
+                params: Arc::new(params.clone()),
+                seed: u64::from(k),
+                emitter: emitter.clone(),
+            };
             let case = case.clone();
             let (took, r) = tokio::spawn(async move {
                 let start = Instant::now();
@@ -173,8 +219,14 @@ async fn bench() {
     drop(emitter);
     let _ = drain.await;
     let (m, c) = (median(minimal), median(through));
-    println!("DORA against dnsmasq, {} exchanges each, interleaved:", CLIENTS as usize * ROUNDS);
+    println!(
+        "DORA against dnsmasq, {} exchanges each, interleaved:",
+        CLIENTS as usize * ROUNDS
+    );
     println!("  minimal raw-socket client: median {:?}", m);
     println!("  conform (suite case):      median {:?}", c);
-    println!("  ratio conform/minimal: {:.2}x (target <= 1.10x)", c.as_secs_f64() / m.as_secs_f64());
+    println!(
+        "  ratio conform/minimal: {:.2}x (target <= 1.10x)",
+        c.as_secs_f64() / m.as_secs_f64()
+    );
 }

@@ -32,7 +32,11 @@ pub struct Emitter {
 
 impl Emitter {
     pub fn new(tx: mpsc::UnboundedSender<RunEvent>) -> Self {
-        Emitter { tx, start: Instant::now(), buffer: None }
+        Emitter {
+            tx,
+            start: Instant::now(),
+            buffer: None,
+        }
     }
 
     pub fn emit(&self, kind: EventKind) {
@@ -50,12 +54,19 @@ impl Emitter {
 
     /// An emitter that keeps events until `flush`.
     fn buffered(&self) -> Emitter {
-        Emitter { tx: self.tx.clone(), start: self.start, buffer: Some(Arc::default()) }
+        Emitter {
+            tx: self.tx.clone(),
+            start: self.start,
+            buffer: Some(Arc::default()),
+        }
     }
 
     fn flush(&self) {
         if let Some(b) = &self.buffer {
-            let events = b.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default();
+            let events = b
+                .lock()
+                .map(|mut g| std::mem::take(&mut *g))
+                .unwrap_or_default();
             for e in events {
                 let _ = self.tx.send(e);
             }
@@ -112,14 +123,22 @@ async fn run_case_buffered(case: Arc<Case>, env: CaseEnv) -> CaseResult {
         Err(_) => {
             let reason = format!("case guard timer expired after {} ms", guard.as_millis());
             env.emitter.emit(EventKind::VerdictSet {
-                at: At { case: case.id.clone(), component: "mtc".into(), step: String::new() },
+                at: At {
+                    case: case.id.clone(),
+                    component: "mtc".into(),
+                    step: String::new(),
+                },
                 verdict: Verdict::Error,
                 reason: Some(reason.clone()),
             });
             (Verdict::Error, Some(reason))
         }
     };
-    CaseResult { verdict, reason, duration: started.elapsed() }
+    CaseResult {
+        verdict,
+        reason,
+        duration: started.elapsed(),
+    }
 }
 
 /// Shared state of a case.
@@ -129,7 +148,10 @@ struct CaseCtx {
 }
 
 async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<String>) {
-    let ctx = Arc::new(CaseCtx { case: case.clone(), env: env.clone() });
+    let ctx = Arc::new(CaseCtx {
+        case: case.clone(),
+        env: env.clone(),
+    });
     // Every component reads the adapter directly (no forwarding hop: latency matters, see the
     // DORA bench). Exactly one reader records `Received` events: the main component when it is
     // alone, otherwise a recorder task, so parallel components don't log each message twice.
@@ -145,7 +167,11 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
                     Ok(inc) => {
                         let msg = ctx.env.proto.decode(&inc.datagram);
                         ctx.env.emitter.emit(EventKind::Received {
-                            at: At { case: ctx.case.id.clone(), component: String::new(), step: String::new() },
+                            at: At {
+                                case: ctx.case.id.clone(),
+                                component: String::new(),
+                                step: String::new(),
+                            },
                             summary: msg.summary(),
                             datagram: inc.datagram,
                         });
@@ -159,13 +185,18 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
 
     let mut mtc = ComponentRun::new(ctx.clone(), "mtc");
     mtc.records = alone;
-    let mut handles: HashMap<String, tokio::task::JoinHandle<(Verdict, Option<String>)>> = HashMap::new();
+    let mut handles: HashMap<String, tokio::task::JoinHandle<(Verdict, Option<String>)>> =
+        HashMap::new();
     if !case.explicit_start {
         for c in &case.components {
             handles.insert(c.name.clone(), spawn_component(ctx.clone(), c));
         }
     }
-    mtc.components = case.components.iter().map(|c| (c.name.clone(), c.clone())).collect();
+    mtc.components = case
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), c.clone()))
+        .collect();
     mtc.handles = handles;
     let steps = case.steps.clone();
     let _ = mtc.steps(&steps, "").await;
@@ -186,7 +217,10 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
     (verdict, reason)
 }
 
-fn spawn_component(ctx: Arc<CaseCtx>, c: &Component) -> tokio::task::JoinHandle<(Verdict, Option<String>)> {
+fn spawn_component(
+    ctx: Arc<CaseCtx>,
+    c: &Component,
+) -> tokio::task::JoinHandle<(Verdict, Option<String>)> {
     let mut run = ComponentRun::new(ctx, &c.name);
     let steps = c.steps.clone();
     tokio::spawn(async move {
@@ -242,7 +276,9 @@ struct ComponentRun {
 impl Env for ComponentRun {
     fn var(&self, name: &str) -> Option<&Value> {
         // Captures and identity shadow module parameters.
-        self.vars.get(name).or_else(|| self.ctx.env.params.get(name))
+        self.vars
+            .get(name)
+            .or_else(|| self.ctx.env.params.get(name))
     }
 }
 
@@ -270,7 +306,11 @@ impl ComponentRun {
     }
 
     fn at(&self, step: &str) -> At {
-        At { case: self.ctx.case.id.clone(), component: self.name.clone(), step: step.to_string() }
+        At {
+            case: self.ctx.case.id.clone(),
+            component: self.name.clone(),
+            step: step.to_string(),
+        }
     }
 
     fn emit(&self, k: EventKind) {
@@ -278,7 +318,11 @@ impl ComponentRun {
     }
 
     fn set_verdict(&mut self, v: Verdict, reason: Option<String>, step: &str) {
-        self.emit(EventKind::VerdictSet { at: self.at(step), verdict: v, reason: reason.clone() });
+        self.emit(EventKind::VerdictSet {
+            at: self.at(step),
+            verdict: v,
+            reason: reason.clone(),
+        });
         if v > self.verdict {
             self.verdict = v;
             self.reason = reason;
@@ -287,10 +331,18 @@ impl ComponentRun {
         }
     }
 
-    fn steps<'a>(&'a mut self, steps: &'a [Step], prefix: &'a str) -> futures_like::BoxFuture<'a, Flow> {
+    fn steps<'a>(
+        &'a mut self,
+        steps: &'a [Step],
+        prefix: &'a str,
+    ) -> futures_like::BoxFuture<'a, Flow> {
         Box::pin(async move {
             for (i, s) in steps.iter().enumerate() {
-                let path = if prefix.is_empty() { format!("{}", i + 1) } else { format!("{prefix}.{}", i + 1) };
+                let path = if prefix.is_empty() {
+                    format!("{}", i + 1)
+                } else {
+                    format!("{prefix}.{}", i + 1)
+                };
                 if self.step(s, &path).await == Flow::Stop {
                     return Flow::Stop;
                 }
@@ -314,15 +366,24 @@ impl ComponentRun {
             Step::Timeout { name, .. } => match self.timers.remove(name) {
                 Some(deadline) => {
                     tokio::time::sleep_until(deadline).await;
-                    self.emit(EventKind::Timeout { at: self.at(path), timer: name.clone() });
+                    self.emit(EventKind::Timeout {
+                        at: self.at(path),
+                        timer: name.clone(),
+                    });
                     Flow::Continue
                 }
                 None => {
-                    self.set_verdict(Verdict::Error, Some(format!("timeout on timer `{name}` which is not running")), path);
+                    self.set_verdict(
+                        Verdict::Error,
+                        Some(format!("timeout on timer `{name}` which is not running")),
+                        path,
+                    );
                     Flow::Stop
                 }
             },
-            Step::SetVerdict { verdict, reason, .. } => {
+            Step::SetVerdict {
+                verdict, reason, ..
+            } => {
                 let r = reason.as_ref().map(|r| self.interpolate(r));
                 self.set_verdict(*verdict, r, path);
                 Flow::Continue
@@ -333,7 +394,10 @@ impl ComponentRun {
             }
             Step::Log { text, .. } => {
                 let text = self.interpolate(text);
-                self.emit(EventKind::Log { at: self.at(path), text });
+                self.emit(EventKind::Log {
+                    at: self.at(path),
+                    text,
+                });
                 Flow::Continue
             }
             Step::Start { components, .. } => {
@@ -352,7 +416,13 @@ impl ComponentRun {
                 Flow::Continue
             }
             Step::Stop { .. } => Flow::Stop,
-            Step::Repeat { count, var, fresh_identity, steps, .. } => {
+            Step::Repeat {
+                count,
+                var,
+                fresh_identity,
+                steps,
+                ..
+            } => {
                 for k in 0..*count {
                     self.vars.insert(var.clone(), Value::Int(i64::from(k)));
                     if *fresh_identity {
@@ -374,7 +444,9 @@ impl ComponentRun {
             if let Some(h) = self.handles.remove(n) {
                 match h.await {
                     Ok(r) => self.joined.push(r),
-                    Err(e) => self.joined.push((Verdict::Error, Some(format!("component `{n}` failed: {e}")))),
+                    Err(e) => self
+                        .joined
+                        .push((Verdict::Error, Some(format!("component `{n}` failed: {e}")))),
                 }
             }
         }
@@ -386,7 +458,10 @@ impl ComponentRun {
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
             let after = &rest[i + 1..];
-            let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             match self.var(&name) {
                 // Strings as they are: `log: "host $name"` should not print quotes.
                 Some(Value::Str(v)) if !name.is_empty() => out.push_str(v),
@@ -408,26 +483,46 @@ impl ComponentRun {
             Err(e) => {
                 // Only captures can be undefined here (the loader checks the rest); a capture is
                 // missing only when an earlier step failed, which already set the verdict.
-                self.set_verdict(Verdict::Error, Some(format!("cannot build `{}`: {e}", t.name)), path);
+                self.set_verdict(
+                    Verdict::Error,
+                    Some(format!("cannot build `{}`: {e}", t.name)),
+                    path,
+                );
                 return Flow::Stop;
             }
         };
         let d = match self.ctx.env.proto.encode(&fields) {
             Ok(d) => d,
             Err(e) => {
-                self.set_verdict(Verdict::Error, Some(format!("cannot encode `{}`: {e}", t.name)), path);
+                self.set_verdict(
+                    Verdict::Error,
+                    Some(format!("cannot encode `{}`: {e}", t.name)),
+                    path,
+                );
                 return Flow::Stop;
             }
         };
         if let Err(e) = self.ctx.env.adapter.send(&d).await {
-            self.emit(EventKind::AdapterError { at: self.at(path), message: e.to_string() });
-            self.set_verdict(Verdict::Error, Some(format!("adapter failed to send: {e}")), path);
+            self.emit(EventKind::AdapterError {
+                at: self.at(path),
+                message: e.to_string(),
+            });
+            self.set_verdict(
+                Verdict::Error,
+                Some(format!("adapter failed to send: {e}")),
+                path,
+            );
             return Flow::Stop;
         }
         // Bookkeeping after the send: it overlaps with the server's processing time instead of
         // delaying the message.
         let summary = self.ctx.env.proto.decode(&d).summary();
-        self.emit(EventKind::Sent { at: self.at(path), template: t.name.clone(), summary, datagram: d });
+        self.emit(EventKind::Sent {
+            at: self.at(path),
+            template: t.name.clone(),
+            summary,
+            datagram: d,
+        });
         Flow::Continue
     }
 
@@ -576,9 +671,11 @@ impl ComponentRun {
 
     async fn take_branch(&mut self, b: &Branch, i: usize, path: &str) -> Flow {
         if let Some(v) = b.verdict {
-            let reason = b.reason.as_ref().map(|r| self.interpolate(r)).or_else(|| {
-                b.from_altstep.as_ref().map(|a| format!("altstep `{a}`"))
-            });
+            let reason = b
+                .reason
+                .as_ref()
+                .map(|r| self.interpolate(r))
+                .or_else(|| b.from_altstep.as_ref().map(|a| format!("altstep `{a}`")));
             self.set_verdict(v, reason, path);
         }
         let p = format!("{path}.{}", i + 1);

@@ -23,7 +23,11 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_HARNESS: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "conform", version, about = "TTCN-3-style conformance tests for DHCP and DNS servers")]
+#[command(
+    name = "conform",
+    version,
+    about = "TTCN-3-style conformance tests for DHCP and DNS servers"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -284,14 +288,27 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(*args),
         Cmd::Replay(args) => replay(*args),
         Cmd::Import(args) => import(&args),
-        Cmd::Matrix { paths, targets, output, title, notes, jobs, seed } => matrix(paths, targets, output, title, notes, jobs, seed),
+        Cmd::Matrix {
+            paths,
+            targets,
+            output,
+            title,
+            notes,
+            jobs,
+            seed,
+        } => matrix(paths, targets, output, title, notes, jobs, seed),
         Cmd::Baseline(BaselineCmd::Update { from, baseline }) => baseline_update(&from, &baseline),
         Cmd::Fuzz(f) => conform_fuzz::run_cli(f),
         Cmd::Schema => {
             println!("{}", conform_model::schema::generate());
             EXIT_OK
         }
-        Cmd::Report { from, junit: junit_path, html, inconc } => report(&from, junit_path.as_ref(), html.as_ref(), inconc.into()),
+        Cmd::Report {
+            from,
+            junit: junit_path,
+            html,
+            inconc,
+        } => report(&from, junit_path.as_ref(), html.as_ref(), inconc.into()),
     })
 }
 
@@ -303,8 +320,13 @@ fn load(paths: &[PathBuf]) -> Result<Loaded, u8> {
     let loaded = load_paths(paths);
     if !loaded.diagnostics.is_empty() {
         eprint!("{}", loaded.render_diagnostics());
-        let files: std::collections::BTreeSet<_> = loaded.diagnostics.iter().map(|d| d.file.clone()).collect();
-        eprintln!("error: {} problem(s) in {} file(s)", loaded.diagnostics.len(), files.len());
+        let files: std::collections::BTreeSet<_> =
+            loaded.diagnostics.iter().map(|d| d.file.clone()).collect();
+        eprintln!(
+            "error: {} problem(s) in {} file(s)",
+            loaded.diagnostics.len(),
+            files.len()
+        );
         return Err(EXIT_USAGE);
     }
     Ok(loaded)
@@ -314,7 +336,12 @@ fn check(paths: &[PathBuf]) -> u8 {
     match load(paths) {
         Ok(l) => {
             let n: usize = l.suites.iter().map(|s| s.cases.len()).sum();
-            println!("ok: {} suite(s), {} case(s), {} file(s) checked", l.suites.len(), n, l.sources.len());
+            println!(
+                "ok: {} suite(s), {} case(s), {} file(s) checked",
+                l.suites.len(),
+                n,
+                l.sources.len()
+            );
             EXIT_OK
         }
         Err(c) => c,
@@ -342,7 +369,11 @@ fn filter_of(f: &FilterArgs) -> Result<Filter, u8> {
         },
         None => None,
     };
-    Ok(Filter { pattern, tags: f.tags.clone(), partition })
+    Ok(Filter {
+        pattern,
+        tags: f.tags.clone(),
+        partition,
+    })
 }
 
 fn list(paths: &[PathBuf], f: &FilterArgs) -> u8 {
@@ -357,9 +388,20 @@ fn list(paths: &[PathBuf], f: &FilterArgs) -> u8 {
     let mut n = 0;
     for c in loaded.cases().filter(|c| filter.selects(c)) {
         n += 1;
-        let tags = if c.tags.is_empty() { String::new() } else { format!("  [{}]", c.tags.join(", ")) };
+        let tags = if c.tags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", c.tags.join(", "))
+        };
         let excl = if c.exclusive { "  (exclusive)" } else { "" };
-        println!("{:<48} {:<22} {:<10}{}{}", c.id, c.spec.to_string(), c.level, tags, excl);
+        println!(
+            "{:<48} {:<22} {:<10}{}{}",
+            c.id,
+            c.spec.to_string(),
+            c.level,
+            tags,
+            excl
+        );
     }
     eprintln!("{n} case(s)");
     EXIT_OK
@@ -381,17 +423,30 @@ fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let unknown = params::unknown_params(loaded.suites.iter().flat_map(|s| s.params.iter()), &cli_params);
+    let unknown = params::unknown_params(
+        loaded.suites.iter().flat_map(|s| s.params.iter()),
+        &cli_params,
+    );
     if !unknown.is_empty() {
-        eprintln!("error: --param names no suite declares: {}", unknown.join(", "));
+        eprintln!(
+            "error: --param names no suite declares: {}",
+            unknown.join(", ")
+        );
         return EXIT_USAGE;
     }
-    let protos: std::collections::BTreeSet<&str> = loaded.suites.iter().map(|s| s.protocol.name()).collect();
+    let protos: std::collections::BTreeSet<&str> =
+        loaded.suites.iter().map(|s| s.protocol.name()).collect();
     if protos.len() > 1 {
-        eprintln!("error: one run covers one protocol; these paths mix {}", protos.into_iter().collect::<Vec<_>>().join(" and "));
+        eprintln!(
+            "error: one run covers one protocol; these paths mix {}",
+            protos.into_iter().collect::<Vec<_>>().join(" and ")
+        );
         return EXIT_USAGE;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
@@ -401,8 +456,19 @@ fn run(args: RunArgs) -> u8 {
     rt.block_on(run_async(args, loaded, filter, cli_params))
 }
 
-async fn run_async(args: RunArgs, loaded: Loaded, filter: Filter, cli_params: HashMap<String, String>) -> u8 {
-    let spec = target::TargetSpec { target: args.target.clone(), iface: args.iface.clone(), udp: args.udp.clone(), adapter: args.adapter.clone(), out: args.out.clone() };
+async fn run_async(
+    args: RunArgs,
+    loaded: Loaded,
+    filter: Filter,
+    cli_params: HashMap<String, String>,
+) -> u8 {
+    let spec = target::TargetSpec {
+        target: args.target.clone(),
+        iface: args.iface.clone(),
+        udp: args.udp.clone(),
+        adapter: args.adapter.clone(),
+        out: args.out.clone(),
+    };
     let proto = match loaded.suites.first() {
         Some(s) => s.protocol.clone(),
         None => {
@@ -462,14 +528,26 @@ async fn run_collect(
             }
         };
         for c in s.cases.iter().filter(|c| filter.selects(c)) {
-            let env = CaseEnv { adapter: tgt.adapter.clone(), proto: s.protocol.clone(), params: Arc::new(vals.clone()), seed, emitter: emitter.clone() };
-            plan.push(Planned { case: c.clone(), env });
+            let env = CaseEnv {
+                adapter: tgt.adapter.clone(),
+                proto: s.protocol.clone(),
+                params: Arc::new(vals.clone()),
+                seed,
+                emitter: emitter.clone(),
+            };
+            plan.push(Planned {
+                case: c.clone(),
+                env,
+            });
         }
     }
     if plan.is_empty() {
         if let Some(p) = filter.partition {
             // A CI fan-out may have more shards than a filtered run has cases: not an error.
-            eprintln!("conform: shard {}/{} has no cases; nothing to run", p.k, p.n);
+            eprintln!(
+                "conform: shard {}/{} has no cases; nothing to run",
+                p.k, p.n
+            );
             return EXIT_OK;
         }
         eprintln!("error: no case matches the filters");
@@ -477,9 +555,25 @@ async fn run_collect(
     }
     let total_cases = plan.len();
     let run_id = format!("{:016x}", rand::random::<u64>());
-    eprintln!("conform: run {run_id}, {} case(s) against {} via {}, seed {seed}", plan.len(), tgt.name, tgt.adapter.describe());
-    let started_unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    emitter.emit(EventKind::RunStarted { version: EVENTS_VERSION, run_id, target: tgt.name.clone(), adapter: tgt.adapter.describe(), cases: plan.len(), seed, started_unix_ms });
+    eprintln!(
+        "conform: run {run_id}, {} case(s) against {} via {}, seed {seed}",
+        plan.len(),
+        tgt.name,
+        tgt.adapter.describe()
+    );
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    emitter.emit(EventKind::RunStarted {
+        version: EVENTS_VERSION,
+        run_id,
+        target: tgt.name.clone(),
+        adapter: tgt.adapter.describe(),
+        cases: plan.len(),
+        seed,
+        started_unix_ms,
+    });
 
     let mut events_file = match &args.events {
         Some(p) => match std::fs::File::create(p) {
@@ -491,7 +585,9 @@ async fn run_collect(
         },
         None => None,
     };
-    let style = term::Style { color: std::io::stdout().is_terminal() };
+    let style = term::Style {
+        color: std::io::stdout().is_terminal(),
+    };
     let started = std::time::Instant::now();
     let deviations = tgt.deviations.clone();
     let jobs = args_jobs(args);
@@ -534,14 +630,14 @@ async fn run_collect(
             let _ = jsonl::write_event(f, &e);
         }
         if json {
-                    let _ = jsonl::write_event(&mut stdout, &e);
-                }
-                let finished = finished_case(&e);
+            let _ = jsonl::write_event(&mut stdout, &e);
+        }
+        let finished = finished_case(&e);
         all.push(e);
         if let Some(id) = finished {
             if !json {
-                        print_case_line(all, &id, &mut stdout, style, bar.as_ref());
-                    }
+                print_case_line(all, &id, &mut stdout, style, bar.as_ref());
+            }
         }
     }
     // An interrupted run still writes its reports for the cases that finished, then exits 3.
@@ -550,7 +646,13 @@ async fn run_collect(
         Some(o) => o.counts,
         None => RunRecord::from_events(all.iter()).counts(),
     };
-    let fin = RunEvent { t_ms: started.elapsed().as_secs_f64() * 1000.0, kind: EventKind::RunFinished { counts, duration_ms: started.elapsed().as_secs_f64() * 1000.0 } };
+    let fin = RunEvent {
+        t_ms: started.elapsed().as_secs_f64() * 1000.0,
+        kind: EventKind::RunFinished {
+            counts,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        },
+    };
     if let Some(f) = events_file.as_mut() {
         let _ = jsonl::write_event(f, &fin);
         let _ = f.flush();
@@ -619,7 +721,10 @@ async fn run_collect(
 }
 
 /// The import options of a capture command, or exit 2.
-fn import_options(capture: &std::path::Path, a: &CaptureArgs) -> Result<conform_runner::replay::ImportOptions, u8> {
+fn import_options(
+    capture: &std::path::Path,
+    a: &CaptureArgs,
+) -> Result<conform_runner::replay::ImportOptions, u8> {
     let parse = |s: &str, what: &str| {
         conform_runner::replay::parse_duration(s).map_err(|e| {
             eprintln!("error: --{what}: {e}");
@@ -627,7 +732,10 @@ fn import_options(capture: &std::path::Path, a: &CaptureArgs) -> Result<conform_
         })
     };
     Ok(conform_runner::replay::ImportOptions {
-        name: a.name.clone().unwrap_or_else(|| conform_runner::replay::suite_name_of(capture)),
+        name: a
+            .name
+            .clone()
+            .unwrap_or_else(|| conform_runner::replay::suite_name_of(capture)),
         protocol: None,
         ignore: a.ignore.clone(),
         receive_timeout: parse(&a.timeout, "timeout")?,
@@ -658,14 +766,28 @@ fn import(a: &ImportArgs) -> u8 {
         eprintln!("note: {n}");
     }
     if written.len() > 1 {
-        eprintln!("note: {} cases: written as {} files ({} and siblings)", imported.cases, written.len(), a.output.display());
+        eprintln!(
+            "note: {} cases: written as {} files ({} and siblings)",
+            imported.cases,
+            written.len(),
+            a.output.display()
+        );
     }
     // The written suite must load: check it as `conform check` would.
     if let Err(c) = load(&written) {
-        eprintln!("error: the suite written to {} does not load (a bug in conform import)", a.output.display());
+        eprintln!(
+            "error: the suite written to {} does not load (a bug in conform import)",
+            a.output.display()
+        );
         return c;
     }
-    eprintln!("wrote {}: {} case(s) from {} {} request(s)", a.output.display(), imported.cases, imported.exchanges, imported.protocol);
+    eprintln!(
+        "wrote {}: {} case(s) from {} {} request(s)",
+        a.output.display(),
+        imported.cases,
+        imported.exchanges,
+        imported.protocol
+    );
     EXIT_OK
 }
 
@@ -686,14 +808,23 @@ fn replay(a: ReplayArgs) -> u8 {
     }
     let dir = a.out.join("replay");
     let file = dir.join(format!("{}.yaml", opts.name));
-    let written = match std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display())).and_then(|_| conform_runner::replay::write_files(&imported, &file)) {
+    let written = match std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|_| conform_runner::replay::write_files(&imported, &file))
+    {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_HARNESS;
         }
     };
-    eprintln!("conform: replaying {} request(s) of {} as {} case(s) (suite {})", imported.exchanges, a.capture.display(), imported.cases, file.display());
+    eprintln!(
+        "conform: replaying {} request(s) of {} as {} case(s) (suite {})",
+        imported.exchanges,
+        a.capture.display(),
+        imported.cases,
+        file.display()
+    );
     run(RunArgs {
         paths: written,
         filter: a.filter,
@@ -721,7 +852,11 @@ fn args_jobs(a: &RunArgs) -> usize {
 
 /// 3 when any case ended in `error`, else 1 when any case did not pass the gate, else 0.
 fn exit_code(rec: &RunRecord, policy: InconcPolicy) -> u8 {
-    if rec.cases.iter().any(|c| c.verdict == conform_model::Verdict::Error) {
+    if rec
+        .cases
+        .iter()
+        .any(|c| c.verdict == conform_model::Verdict::Error)
+    {
         EXIT_HARNESS
     } else if rec.cases.iter().all(|c| c.gate_ok(policy)) {
         EXIT_OK
@@ -730,13 +865,20 @@ fn exit_code(rec: &RunRecord, policy: InconcPolicy) -> u8 {
     }
 }
 
-fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, html_path: Option<&PathBuf>, policy: InconcPolicy) -> u8 {
+fn report(
+    from: &[PathBuf],
+    junit_path: Option<&PathBuf>,
+    html_path: Option<&PathBuf>,
+    policy: InconcPolicy,
+) -> u8 {
     let events = match read_events_files(from) {
         Ok(e) => e,
         Err(c) => return c,
     };
     let rec = RunRecord::from_events(events.iter());
-    let style = term::Style { color: std::io::stdout().is_terminal() };
+    let style = term::Style {
+        color: std::io::stdout().is_terminal(),
+    };
     for c in &rec.cases {
         println!("{}", term::case_line(c, style));
     }
@@ -763,7 +905,15 @@ fn report(from: &[PathBuf], junit_path: Option<&PathBuf>, html_path: Option<&Pat
     exit_code(&rec, policy)
 }
 
-fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: String, notes: Option<PathBuf>, jobs: usize, seed: u64) -> u8 {
+fn matrix(
+    paths: Vec<PathBuf>,
+    targets: Vec<String>,
+    output: PathBuf,
+    title: String,
+    notes: Option<PathBuf>,
+    jobs: usize,
+    seed: u64,
+) -> u8 {
     let notes_text = match &notes {
         Some(p) => match std::fs::read_to_string(p) {
             Ok(t) => Some(t),
@@ -778,7 +928,10 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
         Ok(l) => l,
         Err(c) => return c,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
@@ -787,17 +940,28 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
     };
     let command = format!(
         "conform matrix {} --targets {} -o {}{}",
-        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
         targets.join(","),
         output.display(),
-        notes.as_ref().map(|n| format!(" --notes {}", n.display())).unwrap_or_default()
+        notes
+            .as_ref()
+            .map(|n| format!(" --notes {}", n.display()))
+            .unwrap_or_default()
     );
     let mut records = Vec::new();
     let mut worst = EXIT_OK;
     for t in &targets {
         let args = RunArgs {
             paths: paths.clone(),
-            filter: FilterArgs { pattern: None, tags: vec![], partition: None },
+            filter: FilterArgs {
+                pattern: None,
+                tags: vec![],
+                partition: None,
+            },
             target: Some(t.clone()),
             iface: None,
             udp: None,
@@ -816,8 +980,18 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
         };
         eprintln!("=== {t} ===");
         let code = rt.block_on(async {
-            let proto = loaded.suites.first().map(|s| s.protocol.name()).unwrap_or("dhcp");
-            let spec = target::TargetSpec { target: Some(t.clone()), iface: None, udp: None, adapter: None, out: args.out.clone() };
+            let proto = loaded
+                .suites
+                .first()
+                .map(|s| s.protocol.name())
+                .unwrap_or("dhcp");
+            let spec = target::TargetSpec {
+                target: Some(t.clone()),
+                iface: None,
+                udp: None,
+                adapter: None,
+                out: args.out.clone(),
+            };
             let tgt = match target::start(&spec, proto).await {
                 Ok(x) => x,
                 Err(target::TargetError::Usage(e)) => {
@@ -831,7 +1005,8 @@ fn matrix(paths: Vec<PathBuf>, targets: Vec<String>, output: PathBuf, title: Str
                 }
             };
             let filter = Filter::default();
-            let (code, events) = run_with_target(&args, &loaded, &filter, &HashMap::new(), &tgt).await;
+            let (code, events) =
+                run_with_target(&args, &loaded, &filter, &HashMap::new(), &tgt).await;
             tgt.shutdown().await;
             target::cleanup_all();
             records.push(RunRecord::from_events(events.iter()));
@@ -864,14 +1039,22 @@ fn progress_bar(json: bool, total: usize) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total as u64);
-    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases  {elapsed_precise}  {msg}")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} cases  {elapsed_precise}  {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }
 
 /// Prints the line of a just-finished case, built from that case's events only.
-fn print_case_line(all: &[RunEvent], id: &str, out: &mut impl Write, style: term::Style, bar: Option<&indicatif::ProgressBar>) {
+fn print_case_line(
+    all: &[RunEvent],
+    id: &str,
+    out: &mut impl Write,
+    style: term::Style,
+    bar: Option<&indicatif::ProgressBar>,
+) {
     let mine = all.iter().filter(|e| match &e.kind {
         EventKind::CaseStarted { case, .. } | EventKind::CaseFinished { case, .. } => case == id,
         _ => false,
@@ -894,30 +1077,65 @@ fn print_case_line(all: &[RunEvent], id: &str, out: &mut impl Write, style: term
 }
 
 /// Writes the whole run to `file` and one capture per case into `per_case_dir`.
-fn write_pcaps(all: &[RunEvent], file: &std::path::Path, per_case_dir: &std::path::Path) -> Result<(), String> {
-    let f = std::fs::File::create(file).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+fn write_pcaps(
+    all: &[RunEvent],
+    file: &std::path::Path,
+    per_case_dir: &std::path::Path,
+) -> Result<(), String> {
+    let f =
+        std::fs::File::create(file).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     conform_reports::pcap::write(all, None, std::io::BufWriter::new(f))?;
-    std::fs::create_dir_all(per_case_dir).map_err(|e| format!("cannot create {}: {e}", per_case_dir.display()))?;
+    std::fs::create_dir_all(per_case_dir)
+        .map_err(|e| format!("cannot create {}: {e}", per_case_dir.display()))?;
     for case in conform_reports::pcap::cases_with_packets(all) {
-        let path = per_case_dir.join(format!("{}.pcapng", conform_reports::pcap::file_stem(&case)));
-        let f = std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let path = per_case_dir.join(format!(
+            "{}.pcapng",
+            conform_reports::pcap::file_stem(&case)
+        ));
+        let f = std::fs::File::create(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         conform_reports::pcap::write(all, Some(&case), std::io::BufWriter::new(f))?;
     }
     Ok(())
 }
 
 /// Writes the HTML report. `pcap_dir` holds the per-case captures, linked relative to the page.
-fn write_html(events: &[RunEvent], path: &std::path::Path, pcap_dir: Option<&std::path::Path>) -> Result<(), String> {
+fn write_html(
+    events: &[RunEvent],
+    path: &std::path::Path,
+    pcap_dir: Option<&std::path::Path>,
+) -> Result<(), String> {
     let rel = |target: &std::path::Path| -> Option<String> {
         let page_dir = std::path::absolute(path).ok()?.parent()?.to_path_buf();
         let target = std::path::absolute(target).ok()?;
-        let common = page_dir.components().zip(target.components()).take_while(|(a, b)| a == b).count();
-        let mut parts: Vec<String> = page_dir.components().skip(common).map(|_| "..".to_string()).collect();
-        parts.extend(target.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
-        Some(if parts.is_empty() { ".".to_string() } else { parts.join("/") })
+        let common = page_dir
+            .components()
+            .zip(target.components())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut parts: Vec<String> = page_dir
+            .components()
+            .skip(common)
+            .map(|_| "..".to_string())
+            .collect();
+        parts.extend(
+            target
+                .components()
+                .skip(common)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        );
+        Some(if parts.is_empty() {
+            ".".to_string()
+        } else {
+            parts.join("/")
+        })
     };
-    let opts = conform_reports::html::HtmlOptions { pcap_dir: pcap_dir.and_then(rel), ..Default::default() };
-    std::fs::write(path, conform_reports::html::render(events, &opts)).map_err(|e| format!("cannot write HTML report to {}: {e}", path.display()))
+    let opts = conform_reports::html::HtmlOptions {
+        pcap_dir: pcap_dir.and_then(rel),
+        ..Default::default()
+    };
+    std::fs::write(path, conform_reports::html::render(events, &opts))
+        .map_err(|e| format!("cannot write HTML report to {}: {e}", path.display()))
 }
 
 fn read_events_files(from: &[PathBuf]) -> Result<Vec<RunEvent>, u8> {
@@ -960,7 +1178,11 @@ fn baseline_update(from: &[PathBuf], path: &std::path::Path) -> u8 {
     // Each events file may come from another target: update target by target.
     for run in split_runs(&events) {
         let rec = RunRecord::from_events(run.iter());
-        eprintln!("baseline: {} case(s) for target `{}`", rec.cases.len(), rec.target);
+        eprintln!(
+            "baseline: {} case(s) for target `{}`",
+            rec.cases.len(),
+            rec.target
+        );
         base.update(&rec);
     }
     if let Err(e) = std::fs::write(path, base.to_json()) {

@@ -15,10 +15,15 @@ pub fn resolve(
     let mut out = HashMap::new();
     let mut missing = Vec::new();
     for p in defs {
-        let text = cli.get(&p.name).map(|v| ("--param", v)).or_else(|| profile.get(&p.name).map(|v| ("target profile", v)));
+        let text = cli
+            .get(&p.name)
+            .map(|v| ("--param", v))
+            .or_else(|| profile.get(&p.name).map(|v| ("target profile", v)));
         match (text, &p.default) {
             (Some((src, t)), _) => {
-                let v = p.ty.parse_text(t).map_err(|e| format!("parameter `{}` from {src}: {e}", p.name))?;
+                let v =
+                    p.ty.parse_text(t)
+                        .map_err(|e| format!("parameter `{}` from {src}: {e}", p.name))?;
                 out.insert(p.name.clone(), v);
             }
             (None, Some(d)) => {
@@ -41,9 +46,16 @@ pub fn resolve(
 }
 
 /// `--param` names that no suite declares.
-pub fn unknown_params<'a>(all_defs: impl Iterator<Item = &'a ParamDef>, cli: &HashMap<String, String>) -> Vec<String> {
+pub fn unknown_params<'a>(
+    all_defs: impl Iterator<Item = &'a ParamDef>,
+    cli: &HashMap<String, String>,
+) -> Vec<String> {
     let known: std::collections::HashSet<&str> = all_defs.map(|p| p.name.as_str()).collect();
-    let mut v: Vec<String> = cli.keys().filter(|k| !known.contains(k.as_str())).cloned().collect();
+    let mut v: Vec<String> = cli
+        .keys()
+        .filter(|k| !known.contains(k.as_str()))
+        .cloned()
+        .collect();
     v.sort();
     v
 }
@@ -67,7 +79,13 @@ mod tests {
     use conform_model::suite::ParamType;
 
     fn def(name: &str, ty: ParamType, d: Option<Value>) -> ParamDef {
-        ParamDef { name: name.into(), ty, default: d, doc: None, pos: Pos::default() }
+        ParamDef {
+            name: name.into(),
+            ty,
+            default: d,
+            doc: None,
+            pos: Pos::default(),
+        }
     }
 
     #[test]

@@ -27,7 +27,8 @@ impl Filter {
                 return false;
             }
         }
-        self.tags.iter().all(|t| c.tags.contains(t)) && self.partition.is_none_or(|p| p.contains(&c.id))
+        self.tags.iter().all(|t| c.tags.contains(t))
+            && self.partition.is_none_or(|p| p.contains(&c.id))
     }
 }
 
@@ -42,9 +43,17 @@ pub struct Partition {
 
 impl Partition {
     pub fn parse(s: &str) -> Result<Partition, String> {
-        let (k, n) = s.split_once('/').ok_or_else(|| format!("--partition `{s}` is not k/n"))?;
-        let k: u32 = k.trim().parse().map_err(|_| format!("--partition `{s}`: `{k}` is not a number"))?;
-        let n: u32 = n.trim().parse().map_err(|_| format!("--partition `{s}`: `{n}` is not a number"))?;
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--partition `{s}` is not k/n"))?;
+        let k: u32 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--partition `{s}`: `{k}` is not a number"))?;
+        let n: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--partition `{s}`: `{n}` is not a number"))?;
         if n == 0 || k == 0 || k > n {
             return Err(format!("--partition `{s}`: need 1 <= k <= n"));
         }
@@ -82,7 +91,11 @@ pub struct RunOutcome {
 /// the shared cases are done: grouping them at the end (instead of a barrier wherever one
 /// appears in the plan) keeps the suite's wall time close to its slowest case. Results come
 /// back in plan order.
-pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<String, String>) -> RunOutcome {
+pub async fn run_all(
+    plan: Vec<Planned>,
+    jobs: usize,
+    deviations: &HashMap<String, String>,
+) -> RunOutcome {
     let jobs = jobs.max(1);
     let sem = Arc::new(Semaphore::new(jobs));
     let mut handles = Vec::new();
@@ -131,14 +144,21 @@ pub async fn run_all(plan: Vec<Planned>, jobs: usize, deviations: &HashMap<Strin
                 results.push((
                     i,
                     "<unknown>".into(),
-                    CaseResult { verdict: Verdict::Error, reason: Some(format!("case task failed: {e}")), duration: Default::default() },
+                    CaseResult {
+                        verdict: Verdict::Error,
+                        reason: Some(format!("case task failed: {e}")),
+                        duration: Default::default(),
+                    },
                     None,
                 ));
             }
         }
     }
     results.sort_by_key(|r| r.0);
-    out.results = results.into_iter().map(|(_, id, r, dev)| (id, r, dev)).collect();
+    out.results = results
+        .into_iter()
+        .map(|(_, id, r, dev)| (id, r, dev))
+        .collect();
     out
 }
 

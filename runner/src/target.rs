@@ -4,8 +4,8 @@
 use conform_adapters::raw::{RawAdapter, RawConfig};
 use conform_adapters::tcp::DnsAdapter;
 use conform_adapters::udp::UdpAdapter;
-use conform_lab::{AdapterKind, Lab, LabOptions, Profile, ProtocolKind};
 use conform_adapters::Adapter;
+use conform_lab::{AdapterKind, Lab, LabOptions, Profile, ProtocolKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,24 +57,49 @@ impl Target {
 
 /// Sets the target up.
 pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetError> {
-    if let Some(file) = spec.adapter.as_deref().and_then(|a| a.strip_prefix("pcap:")) {
+    if let Some(file) = spec
+        .adapter
+        .as_deref()
+        .and_then(|a| a.strip_prefix("pcap:"))
+    {
         return start_pcap(spec, file, protocol);
     }
     if spec.udp.is_some() && (spec.target.is_some() || spec.iface.is_some()) {
-        return Err(TargetError::Usage("--udp cannot be combined with --target or --iface".into()));
+        return Err(TargetError::Usage(
+            "--udp cannot be combined with --target or --iface".into(),
+        ));
     }
     if let Some(u) = &spec.udp {
-        let server: SocketAddr = u.parse().map_err(|_| TargetError::Usage(format!("--udp `{u}` is not ADDR:PORT")))?;
-        let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }
-            .map_err(|_| TargetError::Harness("bad local address".into()))?;
-        let a = UdpAdapter::bind(local, server).await.map_err(|e| TargetError::Harness(e.to_string()))?;
+        let server: SocketAddr = u
+            .parse()
+            .map_err(|_| TargetError::Usage(format!("--udp `{u}` is not ADDR:PORT")))?;
+        let local: SocketAddr = if server.is_ipv4() {
+            "0.0.0.0:0".parse()
+        } else {
+            "[::]:0".parse()
+        }
+        .map_err(|_| TargetError::Harness("bad local address".into()))?;
+        let a = UdpAdapter::bind(local, server)
+            .await
+            .map_err(|e| TargetError::Harness(e.to_string()))?;
         let adapter: Arc<dyn Adapter> = if protocol == "dns" {
             // DNS: UDP plus TCP to the same address (templates choose per message).
-            Arc::new(DnsAdapter::new(Arc::new(a), None, server, spec.adapter.as_deref() == Some("tcp")))
+            Arc::new(DnsAdapter::new(
+                Arc::new(a),
+                None,
+                server,
+                spec.adapter.as_deref() == Some("tcp"),
+            ))
         } else {
             Arc::new(a)
         };
-        return Ok(Target { name: format!("udp {server}"), adapter, params: HashMap::new(), deviations: HashMap::new(), lab: None });
+        return Ok(Target {
+            name: format!("udp {server}"),
+            adapter,
+            params: HashMap::new(),
+            deviations: HashMap::new(),
+            lab: None,
+        });
     }
     // `--adapter tcp` (DNS only): the lab keeps its UDP adapter and DNS goes over TCP by default.
     let dns_tcp = spec.adapter.as_deref() == Some("tcp");
@@ -136,13 +161,24 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
 /// requests (no lab, no server; parameters from suite defaults or `--param`).
 fn start_pcap(spec: &TargetSpec, file: &str, protocol: &str) -> Result<Target, TargetError> {
     if spec.target.is_some() || spec.iface.is_some() || spec.udp.is_some() {
-        return Err(TargetError::Usage("--adapter pcap:FILE is a target of its own: drop --target, --iface and --udp".into()));
+        return Err(TargetError::Usage(
+            "--adapter pcap:FILE is a target of its own: drop --target, --iface and --udp".into(),
+        ));
     }
     if file.is_empty() {
-        return Err(TargetError::Usage("--adapter pcap:FILE needs a capture file".into()));
+        return Err(TargetError::Usage(
+            "--adapter pcap:FILE needs a capture file".into(),
+        ));
     }
-    let a = conform_adapters::pcap_replay::PcapAdapter::open(std::path::Path::new(file), protocol).map_err(|e| TargetError::Usage(e.to_string()))?;
-    Ok(Target { name: format!("pcap {file}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), lab: None })
+    let a = conform_adapters::pcap_replay::PcapAdapter::open(std::path::Path::new(file), protocol)
+        .map_err(|e| TargetError::Usage(e.to_string()))?;
+    Ok(Target {
+        name: format!("pcap {file}"),
+        adapter: Arc::new(a),
+        params: HashMap::new(),
+        deviations: HashMap::new(),
+        lab: None,
+    })
 }
 
 fn parse_adapter(a: &str) -> Result<AdapterKind, TargetError> {
@@ -151,7 +187,11 @@ fn parse_adapter(a: &str) -> Result<AdapterKind, TargetError> {
         "relay" => AdapterKind::Relay,
         "tap" => AdapterKind::Tap,
         "udp" => AdapterKind::Udp,
-        other => return Err(TargetError::Usage(format!("unknown adapter `{other}`: raw, relay, tap, udp, pcap:FILE (or tcp for DNS)"))),
+        other => {
+            return Err(TargetError::Usage(format!(
+                "unknown adapter `{other}`: raw, relay, tap, udp, pcap:FILE (or tcp for DNS)"
+            )))
+        }
     })
 }
 

@@ -42,12 +42,20 @@ fn fake_server(mode: Mode) -> Arc<SimAdapter> {
             return vec![];
         }
         let p = p.as_ref();
-        let Some(Value::Int(mt)) = get(p, d, "options.message_type") else { return vec![] };
-        let Some(Value::Int(xid)) = get(p, d, "xid") else { return vec![] };
-        let Some(Value::Bytes(ch)) = get(p, d, "chaddr") else { return vec![] };
+        let Some(Value::Int(mt)) = get(p, d, "options.message_type") else {
+            return vec![];
+        };
+        let Some(Value::Int(xid)) = get(p, d, "xid") else {
+            return vec![];
+        };
+        let Some(Value::Bytes(ch)) = get(p, d, "chaddr") else {
+            return vec![];
+        };
         let mut l = leases.lock().unwrap();
         let n = l.len() as u8;
-        let ip = *l.entry(ch.clone()).or_insert(Ipv4Addr::new(192, 0, 2, 100 + n));
+        let ip = *l
+            .entry(ch.clone())
+            .or_insert(Ipv4Addr::new(192, 0, 2, 100 + n));
         let reply_type = match (mode, mt) {
             (Mode::NakEverything, _) => 6,
             (_, 1) => 2,
@@ -61,10 +69,20 @@ fn fake_server(mode: Mode) -> Arc<SimAdapter> {
             let fields: Vec<(conform_codec::FieldRef, Option<Value>)> = vec![
                 ("op", Value::Int(2)),
                 ("xid", Value::Int(xid)),
-                ("yiaddr", Value::Ipv4(if reply_type == 6 { Ipv4Addr::UNSPECIFIED } else { yi })),
+                (
+                    "yiaddr",
+                    Value::Ipv4(if reply_type == 6 {
+                        Ipv4Addr::UNSPECIFIED
+                    } else {
+                        yi
+                    }),
+                ),
                 ("chaddr", Value::Bytes(ch.clone())),
                 ("options.message_type", Value::Int(reply_type)),
-                ("options.server_id", Value::Ipv4(Ipv4Addr::new(192, 0, 2, 1))),
+                (
+                    "options.server_id",
+                    Value::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+                ),
                 ("options.lease_time", Value::Int(3600)),
                 ("udp.src", Value::Int(67)),
                 ("udp.dst", Value::Int(68)),
@@ -137,12 +155,26 @@ async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
     let f = dir.path().join("t.yaml");
     std::fs::write(&f, yaml).unwrap();
     let loaded = load_paths(&[f]);
-    assert!(loaded.diagnostics.is_empty(), "{}", loaded.render_diagnostics());
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        loaded.render_diagnostics()
+    );
     let s = &loaded.suites[0];
     let case = s.cases[0].clone();
-    let params = s.params.iter().filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d))).collect();
+    let params = s
+        .params
+        .iter()
+        .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
+        .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let env = CaseEnv { adapter, proto: proto(), params: Arc::new(params), seed: 7, emitter: Emitter::new(tx) };
+    let env = CaseEnv {
+        adapter,
+        proto: proto(),
+        params: Arc::new(params),
+        seed: 7,
+        emitter: Emitter::new(tx),
+    };
     let result = run_case(case, env).await;
     let mut events = vec![];
     while let Ok(e) = rx.try_recv() {
@@ -151,7 +183,8 @@ async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
     Run { result, events }
 }
 
-const META: &str = "    spec: RFC 2131 §4.3.1\n    level: MUST\n    text: \"the server responds\"\n";
+const META: &str =
+    "    spec: RFC 2131 §4.3.1\n    level: MUST\n    text: \"the server responds\"\n";
 
 fn case(id: &str, body: &str) -> String {
     format!("  - id: {id}\n{META}{body}")
@@ -170,23 +203,47 @@ async fn dora_passes_and_captures_flow_between_steps() {
     let sim = fake_server(Mode::Normal);
     let r = run_yaml(&suite(&case("dora", DORA)), sim.clone()).await;
     assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
-    let logs: Vec<&str> = r.events.iter().filter_map(|e| match &e.kind { EventKind::Log { text, .. } => Some(text.as_str()), _ => None }).collect();
+    let logs: Vec<&str> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Log { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(logs, vec!["leased 192.0.2.100"]);
     // The REQUEST carried the captured address in option 50.
     let sent = sim.sent();
     assert_eq!(sent.len(), 2);
-    assert_eq!(get(proto().as_ref(), &sent[1], "options.requested_ip"), Some(Value::Ipv4(Ipv4Addr::new(192, 0, 2, 100))));
+    assert_eq!(
+        get(proto().as_ref(), &sent[1], "options.requested_ip"),
+        Some(Value::Ipv4(Ipv4Addr::new(192, 0, 2, 100)))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn silent_server_fails_with_a_timeout_and_reports_no_message() {
     let r = run_yaml(&suite(&case("silent", DORA)), fake_server(Mode::Silent)).await;
     assert_eq!(r.result.verdict, Verdict::Fail);
-    assert!(r.result.reason.as_deref().unwrap_or("").contains("no message matching `offer` within 2s"), "{:?}", r.result.reason);
-    let mm = r.events.iter().find_map(|e| match &e.kind { EventKind::Mismatch { closest, .. } => Some(closest.clone()), _ => None });
+    assert!(
+        r.result
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("no message matching `offer` within 2s"),
+        "{:?}",
+        r.result.reason
+    );
+    let mm = r.events.iter().find_map(|e| match &e.kind {
+        EventKind::Mismatch { closest, .. } => Some(closest.clone()),
+        _ => None,
+    });
     assert_eq!(mm, Some(None));
     // The second send never happened: the component stopped at the failed receive.
-    assert!(!r.events.iter().any(|e| matches!(&e.kind, EventKind::Sent { at, .. } if at.step == "3")));
+    assert!(!r
+        .events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Sent { at, .. } if at.step == "3")));
 }
 
 #[tokio::test(start_paused = true)]
@@ -196,10 +253,20 @@ async fn wrong_reply_reports_field_expected_actual() {
     let (closest, mms) = r
         .events
         .iter()
-        .find_map(|e| match &e.kind { EventKind::Mismatch { closest, mismatches, .. } => Some((closest.clone(), mismatches.clone())), _ => None })
+        .find_map(|e| match &e.kind {
+            EventKind::Mismatch {
+                closest,
+                mismatches,
+                ..
+            } => Some((closest.clone(), mismatches.clone())),
+            _ => None,
+        })
         .unwrap();
     assert!(closest.unwrap().contains("NAK"));
-    let m = mms.iter().find(|m| m.path == "options.53").expect("message type mismatch reported");
+    let m = mms
+        .iter()
+        .find(|m| m.path == "options.53")
+        .expect("message type mismatch reported");
     assert_eq!(m.expected, "OFFER (2)");
     assert_eq!(m.actual, "NAK (6)");
 }
@@ -207,18 +274,39 @@ async fn wrong_reply_reports_field_expected_actual() {
 #[tokio::test(start_paused = true)]
 async fn activated_default_turns_a_nak_into_an_immediate_fail() {
     let body = format!("    activate: [nak_fails]\n{DORA}");
-    let r = run_yaml(&suite(&case("def", &body)), fake_server(Mode::NakEverything)).await;
-    assert_eq!(r.result.verdict, Verdict::Fail, "{:?} {:#?}", r.result.reason, r.events);
+    let r = run_yaml(
+        &suite(&case("def", &body)),
+        fake_server(Mode::NakEverything),
+    )
+    .await;
+    assert_eq!(
+        r.result.verdict,
+        Verdict::Fail,
+        "{:?} {:#?}",
+        r.result.reason,
+        r.events
+    );
     assert_eq!(r.result.reason.as_deref(), Some("server sent DHCPNAK"));
     // The default fired on arrival, long before the 2 s receive timer.
-    assert!(r.result.duration < Duration::from_millis(100), "{:?}", r.result.duration);
+    assert!(
+        r.result.duration < Duration::from_millis(100),
+        "{:?}",
+        r.result.duration
+    );
     // And the report still says how the NAK differs from the awaited OFFER.
     let mm = r
         .events
         .iter()
-        .find_map(|e| match &e.kind { EventKind::Mismatch { mismatches, .. } => Some(mismatches.clone()), _ => None })
+        .find_map(|e| match &e.kind {
+            EventKind::Mismatch { mismatches, .. } => Some(mismatches.clone()),
+            _ => None,
+        })
         .expect("a mismatch report for the message the default took");
-    assert!(mm.iter().any(|m| m.path == "options.53" && m.actual == "NAK (6)"), "{mm:?}");
+    assert!(
+        mm.iter()
+            .any(|m| m.path == "options.53" && m.actual == "NAK (6)"),
+        "{mm:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -282,17 +370,27 @@ async fn setverdict_fail_then_pass_stays_fail() {
 async fn components_run_in_parallel_with_their_own_identity() {
     let body = format!(
         "    components:\n      a:\n{0}      b:\n{0}",
-        DORA.replace("    steps:", "        steps:").replace("      - ", "          - ")
+        DORA.replace("    steps:", "        steps:")
+            .replace("      - ", "          - ")
     );
     let sim = fake_server(Mode::Normal);
     let r = run_yaml(&suite(&case("two", &body)), sim.clone()).await;
     assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
     let sent = sim.sent();
     assert_eq!(sent.len(), 4);
-    let macs: std::collections::HashSet<_> = sent.iter().map(|d| get(proto().as_ref(), d, "chaddr")).collect();
+    let macs: std::collections::HashSet<_> = sent
+        .iter()
+        .map(|d| get(proto().as_ref(), d, "chaddr"))
+        .collect();
     assert_eq!(macs.len(), 2, "each component has its own chaddr");
-    let logs: std::collections::HashSet<String> =
-        r.events.iter().filter_map(|e| match &e.kind { EventKind::Log { text, .. } => Some(text.clone()), _ => None }).collect();
+    let logs: std::collections::HashSet<String> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(logs.len(), 2, "two different leases: {logs:?}");
 }
 
@@ -342,7 +440,10 @@ impl Adapter for Broken {
 async fn adapter_failure_is_error_not_fail() {
     let r = run_yaml(&suite(&case("broken", DORA)), Arc::new(Broken)).await;
     assert_eq!(r.result.verdict, Verdict::Error);
-    assert!(r.events.iter().any(|e| matches!(e.kind, EventKind::AdapterError { .. })));
+    assert!(r
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::AdapterError { .. })));
 }
 
 #[tokio::test(start_paused = true)]
@@ -356,7 +457,14 @@ async fn repeat_runs_steps_with_a_counter() {
       - setverdict: pass
 "#;
     let r = run_yaml(&suite(&case("loop", body)), fake_server(Mode::Normal)).await;
-    let logs: Vec<String> = r.events.iter().filter_map(|e| match &e.kind { EventKind::Log { text, .. } => Some(text.clone()), _ => None }).collect();
+    let logs: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(logs, vec!["round 0", "round 1", "round 2"]);
     assert_eq!(r.result.verdict, Verdict::Pass);
 }

@@ -16,15 +16,24 @@ fn repo() -> PathBuf {
 }
 
 fn conform(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).current_dir(repo()).output().unwrap()
+    Command::new(bin())
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-{name}-{}", std::process::id()));
+    let d =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -70,27 +79,77 @@ fn baseline_turns_recorded_failures_into_a_green_gate_and_catches_regressions() 
     let s = suite.to_str().unwrap();
 
     // Without a baseline the failures fail the gate.
-    let o = conform(&["run", s, "--udp", &addr, "--events", events.to_str().unwrap()]);
+    let o = conform(&[
+        "run",
+        s,
+        "--udp",
+        &addr,
+        "--events",
+        events.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
     // Record them; then the same run is as expected: exit 0.
-    let o = conform(&["baseline", "update", "--from", events.to_str().unwrap(), "--baseline", base.to_str().unwrap()]);
+    let o = conform(&[
+        "baseline",
+        "update",
+        "--from",
+        events.to_str().unwrap(),
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let json = std::fs::read_to_string(&base).unwrap();
-    assert!(json.contains("\"gate-a\": \"fail\"") && json.contains(&format!("udp {addr}")), "{json}");
-    let o = conform(&["run", s, "--udp", &addr, "--baseline", base.to_str().unwrap()]);
+    assert!(
+        json.contains("\"gate-a\": \"fail\"") && json.contains(&format!("udp {addr}")),
+        "{json}"
+    );
+    let o = conform(&[
+        "run",
+        s,
+        "--udp",
+        &addr,
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("0 regression(s), 0 new failure(s)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("0 regression(s), 0 new failure(s)"),
+        "{}",
+        text(&o)
+    );
 
     // A baseline that expects a pass: the same failure is now a regression, exit 1.
-    std::fs::write(&base, json.replace("\"gate-a\": \"fail\"", "\"gate-a\": \"pass\"")).unwrap();
-    let o = conform(&["run", s, "--udp", &addr, "--baseline", base.to_str().unwrap()]);
+    std::fs::write(
+        &base,
+        json.replace("\"gate-a\": \"fail\"", "\"gate-a\": \"pass\""),
+    )
+    .unwrap();
+    let o = conform(&[
+        "run",
+        s,
+        "--udp",
+        &addr,
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("REGRESSION  gate-a: expected pass, now fail"), "{}", text(&o));
+    assert!(
+        text(&o).contains("REGRESSION  gate-a: expected pass, now fail"),
+        "{}",
+        text(&o)
+    );
 
     // A broken baseline file is a usage error.
     std::fs::write(&base, "not json").unwrap();
-    let o = conform(&["run", s, "--udp", &addr, "--baseline", base.to_str().unwrap()]);
+    let o = conform(&[
+        "run",
+        s,
+        "--udp",
+        &addr,
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
@@ -100,7 +159,10 @@ fn shards_partition_the_cases_and_merge_back() {
     let ids = |args: &[&str]| -> Vec<String> {
         let o = conform(args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-        String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.split_whitespace().next().map(String::from)).collect()
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .collect()
     };
     let all = ids(&["list", "suites/examples"]);
     let s1 = ids(&["list", "suites/examples", "--partition", "1/3"]);
@@ -124,7 +186,16 @@ fn shards_partition_the_cases_and_merge_back() {
     let mut froms = Vec::new();
     for k in 1..=2 {
         let e = d.join(format!("e{k}.jsonl"));
-        let _ = conform(&["run", suite.to_str().unwrap(), "--udp", &addr, "--partition", &format!("{k}/2"), "--events", e.to_str().unwrap()]);
+        let _ = conform(&[
+            "run",
+            suite.to_str().unwrap(),
+            "--udp",
+            &addr,
+            "--partition",
+            &format!("{k}/2"),
+            "--events",
+            e.to_str().unwrap(),
+        ]);
         froms.push(e);
     }
     let junit = d.join("merged.xml");
@@ -139,5 +210,8 @@ fn shards_partition_the_cases_and_merge_back() {
     let o = conform(&args);
     assert_eq!(o.status.code(), Some(1), "both cases fail: {}", text(&o));
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains(r#"testcase name="gate-a""#) && xml.contains(r#"testcase name="gate-b""#), "{xml}");
+    assert!(
+        xml.contains(r#"testcase name="gate-a""#) && xml.contains(r#"testcase name="gate-b""#),
+        "{xml}"
+    );
 }

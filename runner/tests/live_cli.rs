@@ -15,11 +15,20 @@ fn bin() -> &'static str {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 fn have(binary: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {binary}")).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {binary}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 fn skip_unless(binaries: &[&str]) -> bool {
@@ -53,7 +62,8 @@ fn leftovers(pid: u32) -> Vec<String> {
 }
 
 fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("live-cli-{name}-{}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("live-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -79,7 +89,10 @@ cases:
 "#;
 
 fn dora_suite(dir: &Path) -> PathBuf {
-    let lib = repo().join("suites/dhcp/lib/common.yaml").canonicalize().unwrap();
+    let lib = repo()
+        .join("suites/dhcp/lib/common.yaml")
+        .canonicalize()
+        .unwrap();
     let f = dir.join("dora.yaml");
     std::fs::write(&f, DORA.replace("IMPORT", &lib.display().to_string())).unwrap();
     f
@@ -87,11 +100,20 @@ fn dora_suite(dir: &Path) -> PathBuf {
 
 /// Runs conform with a hard deadline, so a hang fails the test instead of blocking CI.
 fn run(args: &[&str], deadline: Duration) -> (Output, u32) {
-    let child = Command::new(bin()).args(args).current_dir(repo()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = Command::new(bin())
+        .args(args)
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let start = Instant::now();
     let out = wait_with_deadline(child, deadline);
-    assert!(start.elapsed() < deadline, "conform {args:?} did not finish within {deadline:?}");
+    assert!(
+        start.elapsed() < deadline,
+        "conform {args:?} did not finish within {deadline:?}"
+    );
     (out, pid)
 }
 
@@ -110,12 +132,21 @@ fn wait_with_deadline(mut child: std::process::Child, deadline: Duration) -> Out
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn dora_against_each_real_server_passes_with_junit_and_events() {
-    for (target, binary) in [("dnsmasq", "dnsmasq"), ("kea", "kea-dhcp4"), ("isc-dhcpd", "dhcpd"), ("udhcpd", "busybox")] {
+    for (target, binary) in [
+        ("dnsmasq", "dnsmasq"),
+        ("kea", "kea-dhcp4"),
+        ("isc-dhcpd", "dhcpd"),
+        ("udhcpd", "busybox"),
+    ] {
         if skip_unless(&[binary]) {
             continue;
         }
@@ -124,19 +155,43 @@ fn dora_against_each_real_server_passes_with_junit_and_events() {
         let junit = dir.join("j.xml");
         let events = dir.join("e.jsonl");
         let (o, pid) = run(
-            &["run", suite.to_str().unwrap(), "--target", target, "--junit", junit.to_str().unwrap(), "--events", events.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()],
+            &[
+                "run",
+                suite.to_str().unwrap(),
+                "--target",
+                target,
+                "--junit",
+                junit.to_str().unwrap(),
+                "--events",
+                events.to_str().unwrap(),
+                "--out",
+                dir.join("out").to_str().unwrap(),
+            ],
             Duration::from_secs(60),
         );
         let t = text(&o);
         assert_eq!(o.status.code(), Some(0), "{target}: {t}");
         assert!(t.contains("PASS") && t.contains("live-dora"), "{t}");
         let xml = std::fs::read_to_string(&junit).unwrap();
-        assert!(xml.contains(r#"<testcase name="live-dora""#) && !xml.contains("<failure"), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="live-dora""#) && !xml.contains("<failure"),
+            "{xml}"
+        );
         let ev = std::fs::read_to_string(&events).unwrap();
-        assert!(ev.contains(r#""type":"matched""#) && ev.contains("DHCPACK"), "{ev}");
-        assert!(leftovers(pid).is_empty(), "{target}: left behind {:?}", leftovers(pid));
+        assert!(
+            ev.contains(r#""type":"matched""#) && ev.contains("DHCPACK"),
+            "{ev}"
+        );
+        assert!(
+            leftovers(pid).is_empty(),
+            "{target}: left behind {:?}",
+            leftovers(pid)
+        );
         // The server's own log is kept with the results.
-        let logs: Vec<_> = walk(&dir.join("out")).into_iter().filter(|p| p.ends_with("server.log")).collect();
+        let logs: Vec<_> = walk(&dir.join("out"))
+            .into_iter()
+            .filter(|p| p.ends_with("server.log"))
+            .collect();
         assert_eq!(logs.len(), 1, "{target}: {logs:?}");
     }
 }
@@ -163,7 +218,10 @@ fn no_such_interface_is_a_harness_error_naming_it() {
     }
     let dir = tmpdir("noif");
     let suite = dora_suite(&dir);
-    let (o, _) = run(&["run", suite.to_str().unwrap(), "--iface", "cfnosuch0"], Duration::from_secs(20));
+    let (o, _) = run(
+        &["run", suite.to_str().unwrap(), "--iface", "cfnosuch0"],
+        Duration::from_secs(20),
+    );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("cfnosuch0"), "{}", text(&o));
 }
@@ -177,7 +235,18 @@ fn missing_privilege_is_a_harness_error_saying_so() {
     let suite = dora_suite(&dir);
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let child = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin(), "run", suite.to_str().unwrap(), "--target", "dnsmasq", "--out"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            bin(),
+            "run",
+            suite.to_str().unwrap(),
+            "--target",
+            "dnsmasq",
+            "--out",
+        ])
         .arg(dir.join("out"))
         .current_dir(&dir)
         .stdout(Stdio::piped())
@@ -187,7 +256,10 @@ fn missing_privilege_is_a_harness_error_saying_so() {
     let o = wait_with_deadline(child, Duration::from_secs(20));
     let t = text(&o);
     assert_eq!(o.status.code(), Some(3), "{t}");
-    assert!(t.to_lowercase().contains("root") || t.to_lowercase().contains("privilege"), "{t}");
+    assert!(
+        t.to_lowercase().contains("root") || t.to_lowercase().contains("privilege"),
+        "{t}"
+    );
 }
 
 fn custom_profile(dir: &Path, name: &str, command: &str, ready: &str) -> PathBuf {
@@ -209,12 +281,31 @@ fn a_server_that_never_answers_fails_readiness_and_the_lab_is_removed() {
     }
     let dir = tmpdir("silent");
     let suite = dora_suite(&dir);
-    let prof = custom_profile(&dir, "silent", "[sleep, \"60\"]", "{ probe: dhcp_offer, timeout_ms: 1000 }");
-    let (o, pid) = run(&["run", suite.to_str().unwrap(), "--target", prof.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()], Duration::from_secs(30));
+    let prof = custom_profile(
+        &dir,
+        "silent",
+        "[sleep, \"60\"]",
+        "{ probe: dhcp_offer, timeout_ms: 1000 }",
+    );
+    let (o, pid) = run(
+        &[
+            "run",
+            suite.to_str().unwrap(),
+            "--target",
+            prof.to_str().unwrap(),
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(3), "{t}");
     assert!(t.contains("did not become ready"), "{t}");
-    assert!(leftovers(pid).is_empty(), "left behind {:?}", leftovers(pid));
+    assert!(
+        leftovers(pid).is_empty(),
+        "left behind {:?}",
+        leftovers(pid)
+    );
 }
 
 #[test]
@@ -224,12 +315,34 @@ fn a_server_that_goes_silent_after_start_gives_fail_verdicts_not_hangs() {
     }
     let dir = tmpdir("mute");
     let suite = dora_suite(&dir);
-    let prof = custom_profile(&dir, "mute", "[sleep, \"60\"]", "{ probe: { delay_ms: 50 } }");
-    let (o, pid) = run(&["run", suite.to_str().unwrap(), "--target", prof.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()], Duration::from_secs(30));
+    let prof = custom_profile(
+        &dir,
+        "mute",
+        "[sleep, \"60\"]",
+        "{ probe: { delay_ms: 50 } }",
+    );
+    let (o, pid) = run(
+        &[
+            "run",
+            suite.to_str().unwrap(),
+            "--target",
+            prof.to_str().unwrap(),
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("no message matching `offer`") && t.contains("no message arrived"), "{t}");
-    assert!(leftovers(pid).is_empty(), "left behind {:?}", leftovers(pid));
+    assert!(
+        t.contains("no message matching `offer`") && t.contains("no message arrived"),
+        "{t}"
+    );
+    assert!(
+        leftovers(pid).is_empty(),
+        "left behind {:?}",
+        leftovers(pid)
+    );
 }
 
 /// A hostile server: floods the client with garbage UDP to port 68 (random bytes, truncated
@@ -267,13 +380,32 @@ while time.time() < end and i < 20000:
 "#,
     )
     .unwrap();
-    let prof = custom_profile(&dir, "flood", &format!("[python3, \"{}\"]", script.display()), "{ probe: { delay_ms: 100 } }");
-    let (o, pid) = run(&["run", dora_suite(&dir).to_str().unwrap(), "--target", prof.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()], Duration::from_secs(40));
+    let prof = custom_profile(
+        &dir,
+        "flood",
+        &format!("[python3, \"{}\"]", script.display()),
+        "{ probe: { delay_ms: 100 } }",
+    );
+    let (o, pid) = run(
+        &[
+            "run",
+            dora_suite(&dir).to_str().unwrap(),
+            "--target",
+            prof.to_str().unwrap(),
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ],
+        Duration::from_secs(40),
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("matched nothing"), "{t}");
     assert!(!t.contains("panicked"), "{t}");
-    assert!(leftovers(pid).is_empty(), "left behind {:?}", leftovers(pid));
+    assert!(
+        leftovers(pid).is_empty(),
+        "left behind {:?}",
+        leftovers(pid)
+    );
 }
 
 #[test]
@@ -282,7 +414,10 @@ fn ctrl_c_stops_the_run_and_removes_the_lab() {
         return;
     }
     let dir = tmpdir("sigint");
-    let lib = repo().join("suites/dhcp/lib/common.yaml").canonicalize().unwrap();
+    let lib = repo()
+        .join("suites/dhcp/lib/common.yaml")
+        .canonicalize()
+        .unwrap();
     let suite = dir.join("slow.yaml");
     std::fs::write(
         &suite,
@@ -290,7 +425,14 @@ fn ctrl_c_stops_the_run_and_removes_the_lab() {
     )
     .unwrap();
     let child = Command::new(bin())
-        .args(["run", suite.to_str().unwrap(), "--target", "dnsmasq", "--out", dir.join("out").to_str().unwrap()])
+        .args([
+            "run",
+            suite.to_str().unwrap(),
+            "--target",
+            "dnsmasq",
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -303,13 +445,23 @@ fn ctrl_c_stops_the_run_and_removes_the_lab() {
     }
     assert!(!leftovers(pid).is_empty(), "the lab never came up");
     std::thread::sleep(Duration::from_millis(300));
-    Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
     let o = wait_with_deadline(child, Duration::from_secs(15));
     let t = text(&o);
-    assert!(start.elapsed() < Duration::from_secs(25), "Ctrl-C did not stop the run: {t}");
+    assert!(
+        start.elapsed() < Duration::from_secs(25),
+        "Ctrl-C did not stop the run: {t}"
+    );
     assert!(t.contains("interrupted"), "{t}");
     assert_ne!(o.status.code(), Some(0), "{t}");
-    assert!(leftovers(pid).is_empty(), "left behind {:?}", leftovers(pid));
+    assert!(
+        leftovers(pid).is_empty(),
+        "left behind {:?}",
+        leftovers(pid)
+    );
 }
 
 /// `--iface IF`: a server the user runs themselves behind an interface. The test builds that
@@ -324,7 +476,14 @@ fn iface_points_at_a_server_that_is_already_running() {
     let ns = format!("cf{pid}i");
     let (host_if, srv_if) = (format!("cf{pid}h"), format!("cf{pid}v"));
     let dir = tmpdir("iface");
-    let sh = |cmd: &str| Command::new("sh").arg("-c").arg(cmd).status().map(|s| s.success()).unwrap_or(false);
+    let sh = |cmd: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
     struct Cleanup(String, String, Option<std::process::Child>);
     impl Drop for Cleanup {
         fn drop(&mut self) {
@@ -352,7 +511,15 @@ fn iface_points_at_a_server_that_is_already_running() {
     )
     .unwrap();
     let child = Command::new("ip")
-        .args(["netns", "exec", &ns, "dnsmasq", "-k", "--user=root", &format!("--conf-file={}", conf.display())])
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "dnsmasq",
+            "-k",
+            "--user=root",
+            &format!("--conf-file={}", conf.display()),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -360,10 +527,26 @@ fn iface_points_at_a_server_that_is_already_running() {
     guard.2 = Some(child);
     std::thread::sleep(Duration::from_millis(300));
     let suite = dora_suite(&dir);
-    let (o, _) = run(&["run", suite.to_str().unwrap(), "--iface", &host_if, "--param", "server_ip=192.0.2.1"], Duration::from_secs(30));
+    let (o, _) = run(
+        &[
+            "run",
+            suite.to_str().unwrap(),
+            "--iface",
+            &host_if,
+            "--param",
+            "server_ip=192.0.2.1",
+        ],
+        Duration::from_secs(30),
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("PASS") && t.contains(&format!("iface {host_if}")), "{t}");
+    assert!(
+        t.contains("PASS") && t.contains(&format!("iface {host_if}")),
+        "{t}"
+    );
     drop(guard);
-    assert!(!sh(&format!("ip netns list | grep -q {ns}")), "namespace left behind");
+    assert!(
+        !sh(&format!("ip netns list | grep -q {ns}")),
+        "namespace left behind"
+    );
 }

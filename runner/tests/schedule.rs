@@ -13,7 +13,11 @@ use std::sync::Arc;
 fn suite(n: usize, exclusive: &[usize]) -> String {
     let mut s = String::from("protocol: dhcp\ncases:\n");
     for i in 0..n {
-        let ex = if exclusive.contains(&i) { "    exclusive: true\n" } else { "" };
+        let ex = if exclusive.contains(&i) {
+            "    exclusive: true\n"
+        } else {
+            ""
+        };
         s.push_str(&format!(
             "  - id: c{i}\n    spec: RFC 2131 §4.3.1\n    level: MUST\n    text: x\n{ex}    steps:\n      - wait: 1s\n      - setverdict: pass\n"
         ));
@@ -21,13 +25,21 @@ fn suite(n: usize, exclusive: &[usize]) -> String {
     s
 }
 
-async fn run(n: usize, exclusive: &[usize], jobs: usize) -> (Vec<(String, f64, f64)>, conform_model::event::Counts) {
+async fn run(
+    n: usize,
+    exclusive: &[usize],
+    jobs: usize,
+) -> (Vec<(String, f64, f64)>, conform_model::event::Counts) {
     let dir = std::env::temp_dir().join(format!("conform-sched-{}-{n}-{jobs}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("s.yaml");
     std::fs::write(&f, suite(n, exclusive)).unwrap();
     let loaded = load_paths(&[f]);
-    assert!(loaded.diagnostics.is_empty(), "{}", loaded.render_diagnostics());
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        loaded.render_diagnostics()
+    );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let emitter = Emitter::new(tx);
     let adapter = Arc::new(SimAdapter::new(Arc::new(|_| vec![])));
@@ -36,7 +48,13 @@ async fn run(n: usize, exclusive: &[usize], jobs: usize) -> (Vec<(String, f64, f
         .iter()
         .map(|c| Planned {
             case: c.clone(),
-            env: CaseEnv { adapter: adapter.clone(), proto: protocol_by_name("dhcp").unwrap(), params: Arc::new(HashMap::new()), seed: 1, emitter: emitter.clone() },
+            env: CaseEnv {
+                adapter: adapter.clone(),
+                proto: protocol_by_name("dhcp").unwrap(),
+                params: Arc::new(HashMap::new()),
+                seed: 1,
+                emitter: emitter.clone(),
+            },
         })
         .collect();
     let out = run_all(plan, jobs, &HashMap::new()).await;
