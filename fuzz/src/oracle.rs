@@ -174,10 +174,14 @@ impl RequestFacts {
         };
         RequestFacts {
             cid: agg(61),
-            // Relay agents append option 82 to the options field (RFC 3046 §2.1); one in
-            // file or sname is not a relay agent's.
+            // Relay agents append option 82 to the options field (RFC 3046 §2.1). With an
+            // instance in file or sname as well, whether a server should read it (overload)
+            // and echo it is unclear: no echo is required then.
             o82: if whole {
-                complete_aggregate(&repr, 82, false)
+                let opts = complete_aggregate(&repr, 82, false);
+                (opts == complete_aggregate(&repr, 82, true))
+                    .then_some(opts)
+                    .flatten()
             } else {
                 None
             },
