@@ -318,6 +318,7 @@ pub struct Campaign<'a> {
     report: Report,
     seen: HashSet<String>,
     seen_div: HashSet<String>,
+    unconfirmed: BTreeMap<String, u32>,
 }
 
 impl<'a> Campaign<'a> {
@@ -333,6 +334,7 @@ impl<'a> Campaign<'a> {
             bar: None,
             seen: HashSet::new(),
             seen_div: HashSet::new(),
+            unconfirmed: BTreeMap::new(),
         }
     }
 
@@ -552,6 +554,16 @@ impl<'a> Campaign<'a> {
                 }
             }
         }
+        // An unconfirmed signature (the case did not show it again when run alone) gets up to
+        // three more chances from later cases before it is reported as unconfirmed.
+        if !f.confirmed {
+            let tries = self.unconfirmed.entry(sig.clone()).or_default();
+            *tries += 1;
+            if *tries < 4 {
+                self.seen.remove(&sig);
+                return Ok(());
+            }
+        }
         self.say(&format_finding(self.report.findings.len() + 1, &f));
         self.report.findings.push(f);
         Ok(())
@@ -652,7 +664,10 @@ impl<'a> Campaign<'a> {
                     .find(|d| d.signature == sig)
                 {
                     d.count += 1;
-                } else if self.seen_div.insert(sig.clone()) && !self.stopped() {
+                } else if self.report.divergences.len() < self.cfg.max_findings
+                    && self.seen_div.insert(sig.clone())
+                    && !self.stopped()
+                {
                     self.diverge(exec, b, i, sig, oa, obb)?;
                 }
             }

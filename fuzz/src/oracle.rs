@@ -45,6 +45,8 @@ pub enum Oracle {
     Echo82,
     Size,
     Duplicate,
+    /// A DHCPACK to a DHCPREQUEST is for the address the request names.
+    AckAddress,
 }
 
 impl Oracle {
@@ -70,6 +72,7 @@ impl Oracle {
             Oracle::Echo82 => "echo82",
             Oracle::Size => "size",
             Oracle::Duplicate => "duplicate",
+            Oracle::AckAddress => "ack-address",
         }
     }
 
@@ -406,6 +409,31 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
             Oracle::Yiaddr,
             format!("yiaddr {} in a DHCPNAK (must be 0)", r.yiaddr),
         ));
+    }
+    // RFC 2131 §4.3.2: a DHCPACK to a DHCPREQUEST is for the address the request names:
+    // option 50 (SELECTING, INIT-REBOOT) or ciaddr (RENEWING, REBINDING). A REQUEST that
+    // names neither "MUST" not be acknowledged (checklist G-04).
+    if rtype == Some(5) && req.mtype == Some(3) {
+        let named = match complete_aggregate(q, 50, true).as_deref() {
+            Some([a, b, c, d]) => Some(Ipv4Addr::new(*a, *b, *c, *d)),
+            _ => (!q.ciaddr.is_unspecified()).then_some(q.ciaddr),
+        };
+        match named {
+            None => out.push(Violation::new(
+                Oracle::AckAddress,
+                "unnamed",
+                format!(
+                    "a DHCPACK (yiaddr {}) to a DHCPREQUEST with neither option 50 nor ciaddr",
+                    r.yiaddr
+                ),
+            )),
+            Some(a) if a != r.yiaddr => out.push(Violation::new(
+                Oracle::AckAddress,
+                "other",
+                format!("a DHCPACK for {} to a DHCPREQUEST for {a}", r.yiaddr),
+            )),
+            _ => {}
+        }
     }
     // RFC 6842: option 61 unaltered, when the client sent a valid one; none otherwise.
     if dhcp {

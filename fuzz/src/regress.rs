@@ -167,6 +167,11 @@ fn requirement(o: Oracle) -> (&'static str, &'static str, &'static str) {
             "DERIVED",
             "The server MUST return to the client: [...] Parameters requested by the client, according to the following rules: [...] each option is sent once (RFC 3396: instances of one option are concatenated).",
         ),
+        Oracle::AckAddress => (
+            "RFC 2131 §4.3.2",
+            "MUST",
+            "'requested IP address' MUST be filled in with the yiaddr value from the chosen DHCPOFFER [SELECTING] / MUST be filled in with client's notion of its previously assigned address [INIT-REBOOT]; 'ciaddr' MUST be filled in with client's IP address [RENEWING, REBINDING]; the DHCPACK carries that address in yiaddr.",
+        ),
         Oracle::MsgType => (
             "RFC 2131 §4.3",
             "DERIVED",
@@ -248,6 +253,15 @@ fn constraint(inp: &RegressionInput<'_>, facts: &RequestFacts) -> Vec<String> {
             None => vec![],
         },
         Oracle::Size => vec![format!("ip.len: {{ range: \"..{}\" }}", facts.limit)],
+        Oracle::AckAddress => {
+            let named = crate::oracle::complete_aggregate(r, 50, true)
+                .filter(|d| d.len() == 4)
+                .map(|d| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]))
+                .or_else(|| (!r.ciaddr.is_unspecified()).then_some(r.ciaddr));
+            named
+                .map(|a| vec![format!("yiaddr: {a}")])
+                .unwrap_or_default()
+        }
         Oracle::Duplicate => {
             let code: u8 = sig
                 .split(':')
@@ -403,6 +417,22 @@ pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
             let _ = writeln!(
                 w,
                 "          reason: \"a well-formed DHCPDISCOVER got no DHCPOFFER within 2s\""
+            );
+        }
+        Oracle::AckAddress if inp.signature.ends_with("unnamed") => {
+            let _ = writeln!(w, "      - start_timer: {{ name: quiet, duration: 2s }}");
+            let _ = writeln!(w, "      - alt:");
+            let _ = writeln!(
+                w,
+                "          - receive: {{ with: {{ xid: $xid, options.message_type: ACK }} }}"
+            );
+            let _ = writeln!(w, "            verdict: fail");
+            let _ = writeln!(w, "            reason: {reason}");
+            let _ = writeln!(w, "          - timeout: quiet");
+            let _ = writeln!(w, "            verdict: pass");
+            let _ = writeln!(
+                w,
+                "            reason: no DHCPACK to a DHCPREQUEST that names no address"
             );
         }
         Oracle::MsgType => {
