@@ -190,6 +190,31 @@ fn requirement(o: Oracle) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// The rule an oracle checks, as a failure reason.
+fn rule(o: Oracle) -> &'static str {
+    match o {
+        Oracle::Op => "the reply's op is not BOOTREPLY",
+        Oracle::Chaddr => "the reply's chaddr is not the request's",
+        Oracle::Flags => "the reply's flags are not the request's",
+        Oracle::Giaddr => "the reply's giaddr is not the request's",
+        Oracle::Cookie => "the reply's magic cookie is wrong",
+        Oracle::End => "the reply's options have no END",
+        Oracle::Malformed => "the reply's options are malformed",
+        Oracle::MsgType => "a reply of a type RFC 2131 does not allow for this request",
+        Oracle::ServerId => "the reply has no 4-octet server identifier",
+        Oracle::LeaseTime => "the lease time is missing where required or present where forbidden",
+        Oracle::T1T2 => "T1 and T2 are not below the lease time",
+        Oracle::Yiaddr => "yiaddr is not a usable address of the subnet (or not 0 in a DHCPNAK)",
+        Oracle::Echo61 => "option 61 is not returned unaltered",
+        Oracle::Echo82 => "option 82 is not echoed unaltered",
+        Oracle::Size => "the reply is larger than the client accepts",
+        Oracle::Duplicate => "a single-instance option appears more than once",
+        Oracle::AckAddress => "the DHCPACK is not for the address the request names",
+        Oracle::NoOffer => "a well-formed DHCPDISCOVER got no DHCPOFFER",
+        Oracle::Crash | Oracle::Restart | Oracle::Hang => "the server stopped serving",
+    }
+}
+
 /// The reply type named in a signature (`echo61:altered:OFFER` → `OFFER`).
 fn sig_type(signature: &str) -> Option<&str> {
     let last = signature.rsplit(':').next()?;
@@ -254,10 +279,13 @@ fn constraint(inp: &RegressionInput<'_>, facts: &RequestFacts) -> Vec<String> {
         },
         Oracle::Size => vec![format!("ip.len: {{ range: \"..{}\" }}", facts.limit)],
         Oracle::AckAddress => {
-            let named = crate::oracle::complete_aggregate(r, 50, true)
-                .filter(|d| d.len() == 4)
-                .map(|d| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]))
-                .or_else(|| (!r.ciaddr.is_unspecified()).then_some(r.ciaddr));
+            let named = if r.ciaddr.is_unspecified() {
+                crate::oracle::complete_aggregate(r, 50, true)
+                    .filter(|d| d.len() == 4)
+                    .map(|d| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]))
+            } else {
+                Some(r.ciaddr)
+            };
             named
                 .map(|a| vec![format!("yiaddr: {a}")])
                 .unwrap_or_default()
@@ -387,7 +415,12 @@ pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
     f(w, format!("ip.dst: {}", sub(ip(m.ip_dst))));
     f(w, format!("udp.src: {}", m.src_port.unwrap_or(68)));
     f(w, format!("udp.dst: {}", m.dst_port.unwrap_or(67)));
-    let reason = q(inp.detail);
+    let reason = q(&format!(
+        "{} (the fuzz finding, against {}: {})",
+        rule(inp.oracle),
+        inp.target,
+        inp.detail
+    ));
     match inp.oracle {
         Oracle::Crash | Oracle::Restart | Oracle::Hang => {
             let _ = writeln!(
