@@ -331,7 +331,7 @@ pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
     let _ = writeln!(
         w,
         "# Replay the campaign case: conform fuzz dhcp --target {} --seed {} --replay {}",
-        inp.target, inp.seed, inp.case_index
+        inp.target_spec, inp.seed, inp.case_index
     );
     let _ = writeln!(w, "# Capture of the confirming exchange: {id}.pcapng");
     let _ = writeln!(w, "#");
