@@ -47,4 +47,11 @@ pub trait Adapter: Send + Sync {
 
     /// One line for logs: `raw cf-1234-c0`, `udp 127.0.0.1:5353`.
     fn describe(&self) -> String;
+
+    /// The sender behind `subscribe`, for adapters that let a wrapper deliver into the same
+    /// channel (DNS over UDP and TCP share one stream of arrivals without a forwarding task,
+    /// which would cost a cross-thread wake-up per message).
+    fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
+        None
+    }
 }

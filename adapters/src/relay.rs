@@ -207,6 +207,10 @@ impl Adapter for RelayAdapter {
         self.tx.subscribe()
     }
 
+    fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
+        Some(self.tx.clone())
+    }
+
     fn describe(&self) -> String {
         let ns = self
             .netns

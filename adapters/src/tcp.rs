@@ -293,7 +293,7 @@ pub struct DnsAdapter {
     tcp: TcpAdapter,
     default_tcp: bool,
     sink: Sink,
-    forward: tokio::task::JoinHandle<()>,
+    forward: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl DnsAdapter {
@@ -305,22 +305,27 @@ impl DnsAdapter {
         server: SocketAddr,
         default_tcp: bool,
     ) -> Self {
-        let (tx, _) = broadcast::channel(4096);
-        let sink = Sink {
-            tx,
-            seq: Arc::new(AtomicU64::new(0)),
-        };
-        let mut rx = udp.subscribe();
-        let s2 = sink.clone();
-        let forward = tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(i) => s2.deliver(i.datagram.payload, i.datagram.meta),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
+        // TCP arrivals go into the UDP adapter's own channel when it offers one, so UDP
+        // answers reach subscribers directly; otherwise a task forwards UDP arrivals.
+        let (sink, forward) = match udp.incoming_sender() {
+            Some(tx) => (Sink { tx, seq: Arc::new(AtomicU64::new(1 << 62)) }, None),
+            None => {
+                let (tx, _) = broadcast::channel(4096);
+                let sink = Sink { tx, seq: Arc::new(AtomicU64::new(0)) };
+                let mut rx = udp.subscribe();
+                let s2 = sink.clone();
+                let forward = tokio::spawn(async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(i) => s2.deliver(i.datagram.payload, i.datagram.meta),
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => break,
+                        }
+                    }
+                });
+                (sink, Some(forward))
             }
-        });
+        };
         DnsAdapter {
             udp,
             tcp: TcpAdapter::with_sink(netns, server, sink.clone()),
@@ -333,7 +338,9 @@ impl DnsAdapter {
 
 impl Drop for DnsAdapter {
     fn drop(&mut self) {
-        self.forward.abort();
+        if let Some(f) = &self.forward {
+            f.abort();
+        }
     }
 }
 

@@ -106,4 +106,8 @@ impl Adapter for UdpAdapter {
     fn describe(&self) -> String {
         format!("udp {}", self.server)
     }
+
+    fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
+        Some(self.tx.clone())
+    }
 }

@@ -235,6 +235,10 @@ impl Adapter for LabPort {
             .map(|a| a.describe())
             .unwrap_or_else(|| format!("{} (shut down)", self.label))
     }
+
+    fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
+        self.current().and_then(|a| a.incoming_sender())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+//! Per-query overhead of conform on DNS (issue target: at most 1.1x a plain UDP client): the
+//! same SOA query to the same NSD on a loopback port, through a plain tokio UDP socket (bytes
+//! encoded once, id checked by offset) and through conform (a suite case using the
+//! suites/dns templates: encode, adapter, decode, template match, events), interleaved, both as
+//! worker tasks. The bench starts NSD itself on 127.0.0.1 and stops it by PID.
+//! Run: `cargo bench -p conform --bench dns_query` (needs `nsd`; prints SKIPPED otherwise).
+
+use conform_model::load::load_paths;
+use conform_model::Verdict;
+use conform_runner::exec::{run_case, CaseEnv, Emitter};
+use conform_runner::target::{start, TargetSpec};
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 400;
+
+fn main() {
+    if Command::new("sh").args(["-c", "command -v nsd"]).output().map(|o| !o.status.success()).unwrap_or(true) {
+        println!("SKIPPED: the DNS query bench needs nsd (ci/install-dns-servers.sh)");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(bench());
+}
+
+/// The zone and config from the repository's NSD profile, pointed at a loopback port.
+fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
+    let prof = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/zones/example.test.zone")).expect("zone");
+    std::fs::write(dir.join("example.test.zone"), prof).unwrap();
+    let d = dir.display();
+    std::fs::write(
+        dir.join("nsd.conf"),
+        format!(
+            "server:\n    ip-address: 127.0.0.1@{port}\n    do-ip6: no\n    username: \"\"\n    chroot: \"\"\n    database: \"\"\n    zonesdir: \"{d}\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n    logfile: \"{d}/nsd.log\"\n    server-count: 1\n    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\nremote-control:\n    control-enable: no\nzone:\n    name: \"example.test\"\n    zonefile: \"{d}/example.test.zone\"\n"
+        ),
+    )
+    .unwrap();
+    Command::new("nsd").args(["-d", "-c"]).arg(dir.join("nsd.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("nsd")
+}
+
+const SUITE: &str = r#"
+imports: [LIB]
+cases:
+  - id: bench-dns-soa
+    spec: RFC 1035 §4.1.1
+    level: MUST
+    text: bench
+    steps:
+      - send: { template: query, args: { qid: 0x1abc } }
+      - receive: { template: soa_answer, args: { qid: 0x1abc } }
+"#;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn bench() {
+    let dir = std::env::temp_dir().join(format!("conform-dns-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let mut nsd = start_nsd(&dir, port);
+    let server = format!("127.0.0.1:{port}");
+    // The plain client: one pre-encoded query, the id checked at offset 0.
+    let query: Vec<u8> = {
+        let mut q = vec![0x1a, 0xbc, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in ["example", "test"] {
+            q.push(l.len() as u8);
+            q.extend_from_slice(l.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 6, 0, 1]);
+        q
+    };
+    let sock = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    sock.connect(&server).await.unwrap();
+    // Wait until NSD answers (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        sock.send(&query).await.unwrap();
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(100), sock.recv(&mut buf)).await {
+            if n > 2 && buf[..2] == query[..2] {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "nsd did not answer on {server}");
+    }
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/dns/lib/common.yaml").canonicalize().unwrap();
+    let f = dir.join("bench.yaml");
+    std::fs::write(&f, SUITE.replace("LIB", &lib.display().to_string())).unwrap();
+    let loaded = load_paths(&[f]);
+    assert!(loaded.diagnostics.is_empty(), "{}", loaded.render_diagnostics());
+    let suite = &loaded.suites[0];
+    let case = suite.cases[0].clone();
+    let params: HashMap<String, conform_codec::Value> =
+        suite.params.iter().filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d))).collect();
+    let params = Arc::new(params);
+    let target = start(&TargetSpec { udp: Some(server.clone()), ..TargetSpec::default() }, "dns").await.map_err(|_| "target").unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let emitter = Emitter::new(tx);
+    let (mut plain, mut through) = (Vec::new(), Vec::new());
+    for i in 0..ROUNDS + 20 {
+        let s = sock.clone();
+        let q = query.clone();
+        let took = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let start = Instant::now();
+            s.send(&q).await.unwrap();
+            loop {
+                let n = s.recv(&mut buf).await.unwrap();
+                if n > 2 && buf[..2] == q[..2] {
+                    break;
+                }
+            }
+            start.elapsed()
+        })
+        .await
+        .unwrap();
+        let env = CaseEnv { adapter: target.adapter.clone(), proto: suite.protocol.clone(), params: params.clone(), seed: i as u64, emitter: emitter.clone() };
+        let c = case.clone();
+        let (t2, r) = tokio::spawn(async move {
+            let start = Instant::now();
+            let r = run_case(c, env).await;
+            (start.elapsed(), r)
+        })
+        .await
+        .unwrap();
+        assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+        // The first rounds warm caches on both sides.
+        if i >= 20 {
+            plain.push(took);
+            through.push(t2);
+        }
+    }
+    target.shutdown().await;
+    let _ = nsd.kill();
+    let _ = nsd.wait();
+    drop(emitter);
+    let _ = drain.await;
+    let (p, c) = (median(plain), median(through));
+    println!("SOA query to NSD on loopback, {ROUNDS} queries each, interleaved:");
+    println!("  plain UDP client:     median {p:?}");
+    println!("  conform (suite case): median {c:?}");
+    println!("  ratio conform/plain: {:.2}x (target <= 1.10x)", c.as_secs_f64() / p.as_secs_f64());
+}
