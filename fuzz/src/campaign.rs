@@ -137,6 +137,20 @@ pub struct Report {
     /// VmRSS and VmHWM in KiB at start and end.
     pub rss_start: (u64, u64),
     pub rss_end: (u64, u64),
+    /// CPU time (user + system) over the campaign: the managed server's, and conform's own.
+    /// A server near one core (it is single-threaded) means the campaign is server-bound.
+    pub server_cpu: Option<Duration>,
+    pub own_cpu: Duration,
+}
+
+/// User + system CPU time of a process, from /proc/PID/stat (clock ticks of 1/100 s).
+pub fn cpu_time(pid: &str) -> Option<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 impl Report {
@@ -193,8 +207,11 @@ fn runner_config() -> Config {
 
 /// Case `index` of campaign `seed` (no server needed).
 pub fn generate(seed: u64, index: u64) -> FuzzCase {
-    let s = case_strategy();
-    let mut r = TestRunner::new_with_rng(Config::default(), rng_for(seed, index));
+    thread_local! {
+        static STRATEGY: BoxedStrategy<FuzzCase> = case_strategy();
+    }
+    let s = STRATEGY.with(|s| s.clone());
+    let mut r = TestRunner::new_with_rng(runner_config(), rng_for(seed, index));
     match s.new_tree(&mut r) {
         Ok(t) => t.current(),
         Err(e) => panic!("the fuzz strategy rejected its own input: {e}"),
@@ -707,6 +724,12 @@ impl<'a> Campaign<'a> {
                 self.bar = Some(bar);
             }
         }
+        let server_pid = exec
+            .lab()
+            .and_then(|l| l.server_pid())
+            .map(|p| p.to_string());
+        let server_cpu0 = server_pid.as_deref().and_then(cpu_time);
+        let own_cpu0 = cpu_time("self").unwrap_or_default();
         let start = Instant::now();
         let mut last_status = Instant::now();
         let mut i: u64 = 0;
@@ -810,6 +833,19 @@ impl<'a> Campaign<'a> {
         self.report.slow_canaries = exec.stats.slow_canaries;
         self.report.restarts = exec.stats.restarts;
         self.report.rss_end = rss_kib();
+        self.report.own_cpu = cpu_time("self")
+            .unwrap_or_default()
+            .saturating_sub(own_cpu0);
+        // Only meaningful when the server process is still the one measured at the start.
+        let pid_now = exec
+            .lab()
+            .and_then(|l| l.server_pid())
+            .map(|p| p.to_string());
+        if pid_now == server_pid {
+            if let (Some(a), Some(b)) = (server_cpu0, pid_now.as_deref().and_then(cpu_time)) {
+                self.report.server_cpu = Some(b.saturating_sub(a));
+            }
+        }
         result.map(|()| self.report)
     }
 }

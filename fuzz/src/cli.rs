@@ -582,6 +582,19 @@ fn print_summary(r: &Report) {
         "  rss {} KiB at start (peak {}), {} KiB at end (peak {})",
         r.rss_start.0, r.rss_start.1, r.rss_end.0, r.rss_end.1
     );
+    let wall = r.duration.as_secs_f64().max(1e-9);
+    println!(
+        "  cpu: conform {:.2}s ({:.0}% of a core){}",
+        r.own_cpu.as_secs_f64(),
+        100.0 * r.own_cpu.as_secs_f64() / wall,
+        r.server_cpu
+            .map(|c| format!(
+                ", server {:.2}s ({:.0}% of a core)",
+                c.as_secs_f64(),
+                100.0 * c.as_secs_f64() / wall
+            ))
+            .unwrap_or_default()
+    );
     if std::io::stdout().is_terminal() && !r.findings.is_empty() {
         println!(
             "  replay a finding's case: conform fuzz dhcp --target ... --seed {} --replay N",
@@ -641,6 +654,7 @@ pub fn report_json(r: &Report) -> String {
         "ignored": r.ignored,
         "slow_canaries": r.slow_canaries,
         "restarts": r.restarts,
+        "cpu_s": { "conform": r.own_cpu.as_secs_f64(), "server": r.server_cpu.map(|c| c.as_secs_f64()) },
         "rss_kib": { "start": r.rss_start.0, "start_peak": r.rss_start.1, "end": r.rss_end.0, "end_peak": r.rss_end.1 },
         "findings": findings,
         "divergences": divs,

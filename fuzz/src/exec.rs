@@ -296,7 +296,19 @@ impl Executor {
                 Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
                 None => deadline,
             };
-            let inc = match tokio::time::timeout_at(slice.into(), self.rx.recv()).await {
+            // What is already queued needs no timer (a timer registered from outside the
+            // runtime's workers wakes its time driver: measurable per message).
+            let queued = match self.rx.try_recv() {
+                Ok(i) => Some(Ok(Ok(i))),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Closed) => return Err(ExecError::Closed),
+                Err(TryRecvError::Empty) => None,
+            };
+            let got = match queued {
+                Some(r) => r,
+                None => tokio::time::timeout_at(slice.into(), self.rx.recv()).await,
+            };
+            let inc = match got {
                 Err(_) if slice < deadline => {
                     if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {
                         return Ok(None);
@@ -417,7 +429,14 @@ impl Executor {
                 Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
                 None => deadline,
             };
-            let r = tokio::time::timeout_at(slice.into(), self.rx.recv()).await;
+            let r = match self.rx.try_recv() {
+                Ok(i) => Ok(Ok(i)),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Closed) => return Err(ExecError::Closed),
+                Err(TryRecvError::Empty) => {
+                    tokio::time::timeout_at(slice.into(), self.rx.recv()).await
+                }
+            };
             let inc = match r {
                 Err(_) if slice < deadline => {
                     if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {

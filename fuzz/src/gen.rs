@@ -546,41 +546,67 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 /// The strategy for one fuzz case.
+/// The strategy for one fuzz case of `profile` and `kind`.
+fn case_for(profile: &'static ClientProfile, kind: Kind) -> BoxedStrategy<FuzzCase> {
+    let relay = prop_oneof![
+        3 => Just(None),
+        1 => (prop_oneof![8 => Just(Addr::Relay), 1 => addr()], prop_oneof![Just(1u8), 0u8..4, any::<u8>()])
+            .prop_map(|(giaddr, hops)| Some(Relay { giaddr, hops })),
+    ];
+    (
+        Just(kind),
+        mac(),
+        prop_oneof![7 => Just(true), 3 => Just(false)],
+        prop_oneof![12 => Just(0u16), 1 => any::<u16>()],
+        prop_oneof![8 => Just(0u16), 2 => 0u16..10, 1 => any::<u16>()],
+        prop_oneof![6 => any::<u8>().prop_map(Addr::Pool), 1 => Just(Addr::Relay), 2 => addr()],
+        relay,
+        parts(profile, kind),
+        (prop::bool::weighted(0.6), vec(mutation(), 1..4))
+            .prop_map(|(on, v)| if on { v } else { vec![] }),
+    )
+        .prop_map(
+            move |(kind, chaddr, broadcast, mbz, secs, ciaddr, relay, parts, mutations)| {
+                let options = layout(profile, parts, relay.is_some());
+                FuzzCase {
+                    kind,
+                    chaddr,
+                    broadcast,
+                    mbz,
+                    secs,
+                    ciaddr,
+                    relay,
+                    options,
+                    mutations,
+                }
+            },
+        )
+        .boxed()
+}
+
+const KINDS: [Kind; 8] = [
+    Kind::Discover,
+    Kind::Selecting,
+    Kind::InitReboot,
+    Kind::Renewing,
+    Kind::Rebinding,
+    Kind::Decline,
+    Kind::Release,
+    Kind::Inform,
+];
+
+/// The strategy for one fuzz case: a client profile and a message kind, then the case. The
+/// per-(profile, kind) strategies are built once (building them per case cost more than
+/// drawing from them).
 pub fn case_strategy() -> BoxedStrategy<FuzzCase> {
+    let table: Vec<BoxedStrategy<FuzzCase>> = PROFILES
+        .iter()
+        .flat_map(|p| KINDS.iter().map(move |k| case_for(p, *k)))
+        .collect();
     (0..PROFILES.len(), kind())
-        .prop_flat_map(|(pi, kind)| {
-            let profile = &PROFILES[pi];
-            let relay = prop_oneof![
-                3 => Just(None),
-                1 => (prop_oneof![8 => Just(Addr::Relay), 1 => addr()], prop_oneof![Just(1u8), 0u8..4, any::<u8>()])
-                    .prop_map(|(giaddr, hops)| Some(Relay { giaddr, hops })),
-            ];
-            (
-                Just(kind),
-                mac(),
-                prop_oneof![7 => Just(true), 3 => Just(false)],
-                prop_oneof![12 => Just(0u16), 1 => any::<u16>()],
-                prop_oneof![8 => Just(0u16), 2 => 0u16..10, 1 => any::<u16>()],
-                prop_oneof![6 => any::<u8>().prop_map(Addr::Pool), 1 => Just(Addr::Relay), 2 => addr()],
-                relay,
-                parts(profile, kind),
-                (prop::bool::weighted(0.6), vec(mutation(), 1..4))
-                    .prop_map(|(on, v)| if on { v } else { vec![] }),
-            )
-                .prop_map(move |(kind, chaddr, broadcast, mbz, secs, ciaddr, relay, parts, mutations)| {
-                    let options = layout(profile, parts, relay.is_some());
-                    FuzzCase {
-                        kind,
-                        chaddr,
-                        broadcast,
-                        mbz,
-                        secs,
-                        ciaddr,
-                        relay,
-                        options,
-                        mutations,
-                    }
-                })
+        .prop_flat_map(move |(pi, kind)| {
+            let ki = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+            table[pi * KINDS.len() + ki].clone()
         })
         .boxed()
 }
