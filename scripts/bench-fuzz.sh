@@ -2,17 +2,20 @@
 # Fuzzing performance in one run (docs/performance.md, "conform fuzz"):
 #  1. cases per second against dnsmasq: `conform fuzz dhcp` versus a scapy loop
 #     (scripts/bench-fuzz-scapy.py, python3-scapy from Debian) sending the same cases and
-#     awaiting the same replies (case, canary DORA, releases), each against a fresh dnsmasq
-#     configured as profiles/dnsmasq.yaml with its lease file on tmpfs;
-#  2. the same conform run with dnsmasq's lease file on disk (dnsmasq fsyncs every ACK/RELEASE);
-#  3. memory over MEM_CASES cases against the fixture server: peak RSS at start and end.
+#     awaiting the same replies (case, canary DISCOVER/OFFER/REQUEST/ACK, RELEASE, a RELEASE for
+#     what the case was given). Two server configurations, each run by both tools: dnsmasq as
+#     profiles/dnsmasq.yaml ships it (log-dhcp: a log line per option per packet), and the same
+#     without log-dhcp. Lease files on tmpfs for both tools. conform also reports the CPU time
+#     of the server and its own: a server near one core means conform is server-bound.
+#  2. conform with dnsmasq's lease file on disk (dnsmasq fsyncs every ACK and RELEASE);
+#  3. memory over MEM_CASES cases against the fixture server: RSS at start and end.
 #
-# Usage: sudo scripts/bench-fuzz.sh            (N=2000 SEED=7 MEM_CASES=1000000 by default)
+# Usage: sudo scripts/bench-fuzz.sh        (N=5000 SEED=7 MEM_CASES=1000000 by default)
 # Needs root, iproute2, dnsmasq, python3-scapy. Everything runs in network namespaces this
 # script or conform creates; they are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${N:-2000}
+N=${N:-5000}
 SEED=${SEED:-7}
 MEM_CASES=${MEM_CASES:-1000000}
 
@@ -20,18 +23,21 @@ cargo build -q --release -p conform -p dhcp-fixture
 bin=target/release/conform
 work=$(mktemp -d /dev/shm/cf-bench.XXXXXX)
 "$bin" fuzz dhcp --export-cases "$work/cases.txt" --cases "$N" --seed "$SEED"
+sed '/^    log-dhcp$/d; s/^name: dnsmasq$/name: dnsmasq-quiet/' profiles/dnsmasq.yaml > "$work/dnsmasq-quiet.yaml"
 
-# --- 1a. scapy against dnsmasq, in a lab of our own -------------------------------------------
 id=$$
 ns_s=cfb${id}s ns_c=cfb${id}c if_s=cfb${id}s0 if_c=cfb${id}c0
 dns_pid=""
 cleanup() {
-    [ -n "$dns_pid" ] && kill "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null || true
+    if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null || true; wait "$dns_pid" 2>/dev/null || true; fi
     ip netns del "$ns_s" 2>/dev/null || true
     ip netns del "$ns_c" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The scapy loop's lab: the same two namespaces, addresses and dnsmasq configuration as
+# conform's lab for the dnsmasq profile.
 ip netns add "$ns_s"
 ip netns add "$ns_c"
 ip link add "$if_s" netns "$ns_s" type veth peer name "$if_c" netns "$ns_c"
@@ -46,7 +52,9 @@ ip -n "$ns_c" link set "$if_c" up
 for r in 192.0.2.100/30 192.0.2.104/29 192.0.2.112/28 192.0.2.128/26 192.0.2.192/29 192.0.2.200/32; do
     ip -n "$ns_c" route add local "$r" dev lo
 done
-cat > "$work/dnsmasq.conf" <<EOF
+
+scapy_run() { # $1: "log-dhcp" or ""
+    cat > "$work/dnsmasq.conf" <<EOF
 port=0
 interface=$if_s
 bind-interfaces
@@ -55,41 +63,46 @@ dhcp-range=192.0.2.100,192.0.2.200,255.255.255.0,3600
 dhcp-leasefile=$work/dnsmasq.leases
 dhcp-authoritative
 dhcp-option=option:router,192.0.2.1
+dhcp-option=option:classless-static-route,0.0.0.0/0,192.0.2.1,10.0.0.0/8,192.0.2.1,198.51.100.0/24,192.0.2.1,203.0.113.128/25,192.0.2.1,203.0.113.7/32,192.0.2.1
 no-ping
 pid-file=$work/dnsmasq.pid
-log-facility=-
-log-dhcp
+log-facility=$work/dnsmasq.log
+$1
 EOF
-: > "$work/dnsmasq.leases"
-ip netns exec "$ns_s" dnsmasq -k --conf-file="$work/dnsmasq.conf" --user=root 2> "$work/dnsmasq.log" &
-dns_pid=$!
-sleep 1
-echo "=== scapy loop, $N cases of seed $SEED against dnsmasq (lease file on tmpfs)"
-scapy_out=$(ip netns exec "$ns_c" /usr/bin/python3 scripts/bench-fuzz-scapy.py "$if_c" "$work/cases.txt" "$N")
-echo "$scapy_out"
-kill "$dns_pid"; wait "$dns_pid" 2>/dev/null || true; dns_pid=""
+    : > "$work/dnsmasq.leases"
+    ip netns exec "$ns_s" dnsmasq -k --conf-file="$work/dnsmasq.conf" --user=root &
+    dns_pid=$!
+    sleep 1
+    ip netns exec "$ns_c" /usr/bin/python3 scripts/bench-fuzz-scapy.py "$if_c" "$work/cases.txt" "$N" 2>/dev/null
+    kill "$dns_pid"; wait "$dns_pid" 2>/dev/null || true; dns_pid=""
+}
 
-# --- 1b. conform against dnsmasq: same cases, every finding ignored (no shrinking) -----------
-echo "=== conform fuzz, $N cases of seed $SEED against dnsmasq (lease file on tmpfs)"
-conform_out=$("$bin" fuzz dhcp --target dnsmasq --seed "$SEED" --cases "$N" --ignore "" \
-    --no-regressions --quiet --out "$work/lab" 2>&1)
-echo "$conform_out" | grep -E 'cases in|rss'
+conform_run() { # $1: target; $2: lab directory
+    "$bin" fuzz dhcp --target "$1" --seed "$SEED" --cases "$N" --ignore "" --no-regressions --quiet --out "$2" 2>&1
+}
 
-# --- 2. conform against dnsmasq with the lease file on disk ----------------------------------
-echo "=== conform fuzz, $N cases of seed $SEED against dnsmasq (lease file on disk)"
+rate_c() { sed -n 's/.*(\([0-9.]*\) cases\/s).*/\1/p' | head -1; }
+rate_s() { sed -n 's/.* rate \([0-9.]*\) .*/\1/p'; }
+
+for variant in shipped quiet; do
+    if [ $variant = shipped ]; then logopt=log-dhcp; target=dnsmasq; else logopt=""; target="$work/dnsmasq-quiet.yaml"; fi
+    echo "=== dnsmasq $variant (log-dhcp $([ -n "$logopt" ] && echo on || echo off)), $N cases of seed $SEED"
+    s_out=$(scapy_run "$logopt")
+    echo "scapy:   $s_out"
+    c_out=$(conform_run "$target" "$work/lab")
+    echo "conform: $(echo "$c_out" | grep 'cases in')"
+    echo "         $(echo "$c_out" | grep 'cpu:')"
+    awk -v c="$(echo "$c_out" | rate_c)" -v s="$(echo "$s_out" | rate_s)" \
+        'BEGIN { printf "ratio conform/scapy: %.1fx\n", c / s }'
+done
+
+echo "=== conform, dnsmasq shipped, lease file on disk (conform-out)"
 disk=$(mktemp -d conform-out/bench-fuzz.XXXXXX)
-disk_out=$("$bin" fuzz dhcp --target dnsmasq --seed "$SEED" --cases "$N" --ignore "" \
-    --no-regressions --quiet --out "$disk" 2>&1)
+conform_run dnsmasq "$disk" | grep -E 'cases in|cpu:'
 rm -rf "$disk"
-echo "$disk_out" | grep -E 'cases in'
 
-rate() { sed -n 's/.*(\([0-9.]*\) cases\/s).*/\1/p' | head -1; }
-s_rate=$(echo "$scapy_out" | sed -n 's/.* rate \([0-9.]*\) .*/\1/p')
-c_rate=$(echo "$conform_out" | rate)
-awk -v c="$c_rate" -v s="$s_rate" 'BEGIN { printf "=== ratio conform/scapy: %.1fx (%s vs %s cases/s)\n", c / s, c, s }'
-
-# --- 3. memory over MEM_CASES cases against the fixture --------------------------------------
 sed 's#target/debug/dhcp-fixture#target/release/dhcp-fixture#' fixtures/dhcp-fixture/profiles/clean.yaml > "$work/fixture.yaml"
-echo "=== conform fuzz, $MEM_CASES cases against the clean fixture (memory)"
+echo "=== conform, $MEM_CASES cases against the clean fixture (memory)"
 "$bin" fuzz dhcp --target "$work/fixture.yaml" --seed "$SEED" --cases "$MEM_CASES" --no-regressions \
-    --quiet --out "$work/lab" 2>&1 | grep -E 'rss|cases in|finding'
+    --quiet --out "$work/lab" 2>&1 | grep -E 'rss|cases in|finding|cpu:'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -414,17 +414,28 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
     // option 50 (SELECTING, INIT-REBOOT) or ciaddr (RENEWING, REBINDING). A REQUEST that
     // names neither "MUST" not be acknowledged (checklist G-04).
     if rtype == Some(5) && req.mtype == Some(3) {
-        let named = match complete_aggregate(q, 50, true).as_deref() {
-            Some([a, b, c, d]) => Some(Ipv4Addr::new(*a, *b, *c, *d)),
-            _ => (!q.ciaddr.is_unspecified()).then_some(q.ciaddr),
+        // RENEWING and REBINDING name their address in ciaddr (50 MUST NOT be sent then).
+        let o50 = complete_aggregate(q, 50, true);
+        let named = if !q.ciaddr.is_unspecified() {
+            Some(q.ciaddr)
+        } else {
+            match o50.as_deref() {
+                Some([a, b, c, d]) => Some(Ipv4Addr::new(*a, *b, *c, *d)),
+                _ => None,
+            }
         };
         match named {
             None => out.push(Violation::new(
                 Oracle::AckAddress,
                 "unnamed",
                 format!(
-                    "a DHCPACK (yiaddr {}) to a DHCPREQUEST with neither option 50 nor ciaddr",
-                    r.yiaddr
+                    "a DHCPACK (yiaddr {}) to a DHCPREQUEST that names no address (ciaddr 0, {})",
+                    r.yiaddr,
+                    match &o50 {
+                        None => "no option 50".to_string(),
+                        Some(d) =>
+                            format!("option 50 of {} octets as RFC 3396 aggregates it", d.len()),
+                    }
                 ),
             )),
             Some(a) if a != r.yiaddr => out.push(Violation::new(
