@@ -24,6 +24,27 @@ def mac_bytes(m):
     return bytes(int(x, 16) for x in m.split(":"))
 
 
+def options_of(payload, code):
+    """Data of the complete instances of `code` in the options field (TLV walk)."""
+    out, i = [], 240
+    if payload[236:240] != b"\x63\x82\x53\x63":
+        return out
+    while i < len(payload):
+        c = payload[i]
+        if c == 0:
+            i += 1
+            continue
+        if c == 255 or i + 1 >= len(payload):
+            break
+        n = payload[i + 1]
+        if i + 2 + n > len(payload):
+            break
+        if c == code:
+            out.append(payload[i + 2:i + 2 + n])
+        i += 2 + n
+    return out
+
+
 def main():
     iface, path = sys.argv[1], sys.argv[2]
     limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -44,8 +65,9 @@ def main():
             if not r:
                 return None
             # Only frames from the server are dissected (as a BPF filter would select them):
-            # the socket also sees our own outgoing frames, and scapy's DHCP dissector loops
-            # forever on some of the fuzzed option fields (seed 7, case 3733).
+            # the socket also sees our own outgoing frames, and scapy 2.5's DHCP dissector
+            # loops forever on some fuzzed option fields (option 121 with a prefix length
+            # above 32, as in case 3732 of seed 7).
             raw = s.recv_raw()[1]
             if not raw or raw[26:30] != server:
                 continue
@@ -119,10 +141,10 @@ def main():
         # Leave the pool as it was: release what the case was given (same client identity).
         for p in sink:
             if mtype(p) == 5 and p[BOOTP].yiaddr.startswith("192.0.2.") and p[BOOTP].yiaddr != SERVER_IP:
-                req = Ether(frame.build())
                 opts = [("message-type", "release"), ("server_id", SERVER_IP)]
-                if DHCP in req:
-                    opts += [o for o in req[DHCP].options if isinstance(o, tuple) and o[0] == "client_id"]
+                # The request's option 61 instances, read from its bytes: dissecting the
+                # fuzzed request with scapy can loop forever (see recv_until).
+                opts += [("client_id", d) for d in options_of(payload, 61)]
                 opts.append("end")
                 rel = (Ether(src=frame.src, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255")
                        / UDP(sport=68, dport=67)

@@ -414,17 +414,17 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
     // option 50 (SELECTING, INIT-REBOOT) or ciaddr (RENEWING, REBINDING). A REQUEST that
     // names neither "MUST" not be acknowledged (checklist G-04).
     if rtype == Some(5) && req.mtype == Some(3) {
-        // RENEWING and REBINDING name their address in ciaddr (50 MUST NOT be sent then).
+        // RENEWING and REBINDING name their address in ciaddr (50 MUST NOT be sent then); a
+        // request carrying both is contradictory, and either address is accepted.
         let o50 = complete_aggregate(q, 50, true);
-        let named = if !q.ciaddr.is_unspecified() {
-            Some(q.ciaddr)
-        } else {
-            match o50.as_deref() {
-                Some([a, b, c, d]) => Some(Ipv4Addr::new(*a, *b, *c, *d)),
-                _ => None,
-            }
-        };
-        match named {
+        let mut named: Vec<Ipv4Addr> = Vec::new();
+        if !q.ciaddr.is_unspecified() {
+            named.push(q.ciaddr);
+        }
+        if let Some([a, b, c, d]) = o50.as_deref() {
+            named.push(Ipv4Addr::new(*a, *b, *c, *d));
+        }
+        match named.first().copied() {
             None => out.push(Violation::new(
                 Oracle::AckAddress,
                 "unnamed",
@@ -438,7 +438,7 @@ pub fn check_reply(req: &RequestFacts, reply: &Datagram, env: &Env) -> Vec<Viola
                     }
                 ),
             )),
-            Some(a) if a != r.yiaddr => out.push(Violation::new(
+            Some(a) if !named.contains(&r.yiaddr) => out.push(Violation::new(
                 Oracle::AckAddress,
                 "other",
                 format!("a DHCPACK for {} to a DHCPREQUEST for {a}", r.yiaddr),
@@ -548,7 +548,8 @@ pub fn suboptions_fit(o: &[u8]) -> bool {
 /// END followed only by PAD; one-octet 53 = DISCOVER; fixed-size options of their size (50, 51,
 /// 54, 57 ≥ 576, 52 in 1..3, 58, 59); option 61 of 2..255 octets; other options non-empty where
 /// RFC 2132 says "minimum length 1" (12, 55, 60); option 82 only when relayed, with sub-options
-/// that fit; the message at most 576 octets as an IP datagram unless 57 allows more.
+/// that fit; no server identifier (Table 5); the message at most 576 octets as an IP datagram
+/// unless 57 allows more.
 pub fn validity(bytes: &[u8], env: &Env) -> Result<(), String> {
     let f = RequestFacts::new(bytes);
     let r = &f.repr;
@@ -595,6 +596,10 @@ pub fn validity(bytes: &[u8], env: &Env) -> Result<(), String> {
     }
     if f.mtype != Some(1) {
         return Err("not a one-octet DISCOVER".into());
+    }
+    // RFC 2131 Table 5: a DHCPDISCOVER MUST NOT carry a server identifier.
+    if r.aggregate(54).is_some() {
+        return Err("option 54 in a DISCOVER (Table 5: MUST NOT)".into());
     }
     let size = |c: u8, n: usize| match r.aggregate(c) {
         Some(d) if d.len() != n => Err(format!("option {c} has {} octets, not {n}", d.len())),

@@ -279,16 +279,19 @@ fn constraint(inp: &RegressionInput<'_>, facts: &RequestFacts) -> Vec<String> {
         },
         Oracle::Size => vec![format!("ip.len: {{ range: \"..{}\" }}", facts.limit)],
         Oracle::AckAddress => {
-            let named = if r.ciaddr.is_unspecified() {
-                crate::oracle::complete_aggregate(r, 50, true)
-                    .filter(|d| d.len() == 4)
-                    .map(|d| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]))
-            } else {
-                Some(r.ciaddr)
-            };
-            named
-                .map(|a| vec![format!("yiaddr: {a}")])
-                .unwrap_or_default()
+            let mut named: Vec<String> = Vec::new();
+            if !r.ciaddr.is_unspecified() {
+                named.push(r.ciaddr.to_string());
+            }
+            if let Some(d) = crate::oracle::complete_aggregate(r, 50, true).filter(|d| d.len() == 4)
+            {
+                named.push(std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]).to_string());
+            }
+            match named.len() {
+                0 => vec![],
+                1 => vec![format!("yiaddr: {}", named[0])],
+                _ => vec![format!("yiaddr: {{ one_of: [{}] }}", named.join(", "))],
+            }
         }
         Oracle::Duplicate => {
             let code: u8 = sig
