@@ -19,10 +19,12 @@ use conform_codec::Datagram;
 use conform_lab::Lab;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::time::Sleep;
 
 /// Timing of one execution.
 #[derive(Clone, Copy, Debug)]
@@ -291,34 +293,10 @@ impl Executor {
         let mut retries = 0;
         let timeout = self.cfg.canary_timeout;
         let mut deadline = Instant::now() + timeout;
+        let mut tick = self.tick(deadline);
         while pending > 0 {
-            let slice = match &self.lab {
-                Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
-                None => deadline,
-            };
-            // What is already queued needs no timer (a timer registered from outside the
-            // runtime's workers wakes its time driver: measurable per message).
-            let queued = match self.rx.try_recv() {
-                Ok(i) => Some(Ok(Ok(i))),
-                Err(TryRecvError::Lagged(_)) => continue,
-                Err(TryRecvError::Closed) => return Err(ExecError::Closed),
-                Err(TryRecvError::Empty) => None,
-            };
-            let got = match queued {
-                Some(r) => r,
-                None => tokio::time::timeout_at(slice.into(), self.rx.recv()).await,
-            };
-            let inc = match got {
-                Err(_) if slice < deadline => {
-                    if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {
-                        return Ok(None);
-                    }
-                    continue;
-                }
-                Err(_) => return Ok(None),
-                Ok(Ok(i)) => i,
-                Ok(Err(RecvError::Lagged(_))) => continue,
-                Ok(Err(RecvError::Closed)) => return Err(ExecError::Closed),
+            let Some(inc) = self.next_incoming(deadline, &mut tick).await? else {
+                return Ok(None);
             };
             self.stats.received += 1;
             let Some(x) = xid_of(&inc.datagram) else {
@@ -384,6 +362,55 @@ impl Executor {
         Ok(Some(out))
     }
 
+    /// The timer of one wait: it fires every 20 ms for a managed server (whose process is
+    /// then checked, so a crash is known at once) and at the deadline. One timer per wait, reset
+    /// in place: registering a timer from outside the runtime's workers wakes its time driver,
+    /// which costs more than handling a message.
+    fn tick(&self, deadline: Instant) -> Pin<Box<Sleep>> {
+        Box::pin(tokio::time::sleep_until(self.next_tick(deadline).into()))
+    }
+
+    fn next_tick(&self, deadline: Instant) -> Instant {
+        match &self.lab {
+            Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
+            None => deadline,
+        }
+    }
+
+    /// The next datagram, or `None` at `deadline` or when a managed server has died.
+    async fn next_incoming(
+        &mut self,
+        deadline: Instant,
+        tick: &mut Pin<Box<Sleep>>,
+    ) -> Result<Option<Incoming>, ExecError> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(i) => return Ok(Some(i)),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Closed) => return Err(ExecError::Closed),
+                Err(TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::select! {
+                biased;
+                r = self.rx.recv() => match r {
+                    Ok(i) => return Ok(Some(i)),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return Err(ExecError::Closed),
+                },
+                _ = tick.as_mut() => {
+                    if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {
+                        return Ok(None);
+                    }
+                    let next = self.next_tick(deadline);
+                    tick.as_mut().reset(next.into());
+                }
+            }
+        }
+    }
+
     fn drain(&mut self) -> Result<(), ExecError> {
         loop {
             match self.rx.try_recv() {
@@ -422,32 +449,10 @@ impl Executor {
         frames: &mut Vec<Frame>,
         want: impl Fn(&Incoming) -> bool,
     ) -> Result<Option<Incoming>, ExecError> {
+        let mut tick = self.tick(deadline);
         loop {
-            // A managed server is checked every 20 ms while we wait: a crashed server is
-            // known at once instead of after the whole timeout.
-            let slice = match &self.lab {
-                Some(_) => deadline.min(Instant::now() + Duration::from_millis(20)),
-                None => deadline,
-            };
-            let r = match self.rx.try_recv() {
-                Ok(i) => Ok(Ok(i)),
-                Err(TryRecvError::Lagged(_)) => continue,
-                Err(TryRecvError::Closed) => return Err(ExecError::Closed),
-                Err(TryRecvError::Empty) => {
-                    tokio::time::timeout_at(slice.into(), self.rx.recv()).await
-                }
-            };
-            let inc = match r {
-                Err(_) if slice < deadline => {
-                    if self.lab.as_ref().is_some_and(|l| !l.server_alive()) {
-                        return Ok(None);
-                    }
-                    continue;
-                }
-                Err(_) => return Ok(None),
-                Ok(Ok(i)) => i,
-                Ok(Err(RecvError::Lagged(_))) => continue,
-                Ok(Err(RecvError::Closed)) => return Err(ExecError::Closed),
+            let Some(inc) = self.next_incoming(deadline, &mut tick).await? else {
+                return Ok(None);
             };
             // Our own frames never come back (adapter invariant); anything else counts.
             self.stats.received += 1;
