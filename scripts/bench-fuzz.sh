@@ -11,11 +11,14 @@
 #  3. memory over MEM_CASES cases against the fixture server: RSS at start and end.
 #
 # Usage: sudo scripts/bench-fuzz.sh        (N=5000 SEED=7 MEM_CASES=1000000 by default)
+# scapy runs the first N cases; conform runs the first 4N (the same N and more of the same
+# campaign, so its rate is measured over more than a second).
 # Needs root, iproute2, dnsmasq, python3-scapy. Everything runs in network namespaces this
 # script or conform creates; they are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-5000}
+CN=$((N * 4))
 SEED=${SEED:-7}
 MEM_CASES=${MEM_CASES:-1000000}
 
@@ -78,7 +81,7 @@ EOF
 }
 
 conform_run() { # $1: target; $2: lab directory
-    "$bin" fuzz dhcp --target "$1" --seed "$SEED" --cases "$N" --ignore "" --no-regressions --quiet --out "$2" 2>&1
+    "$bin" fuzz dhcp --target "$1" --seed "$SEED" --cases "$CN" --ignore "" --no-regressions --quiet --out "$2" 2>&1
 }
 
 rate_c() { sed -n 's/.*(\([0-9.]*\) cases\/s).*/\1/p' | head -1; }
@@ -86,7 +89,7 @@ rate_s() { sed -n 's/.* rate \([0-9.]*\) .*/\1/p'; }
 
 for variant in shipped quiet; do
     if [ $variant = shipped ]; then logopt=log-dhcp; target=dnsmasq; else logopt=""; target="$work/dnsmasq-quiet.yaml"; fi
-    echo "=== dnsmasq $variant (log-dhcp $([ -n "$logopt" ] && echo on || echo off)), $N cases of seed $SEED"
+    echo "=== dnsmasq $variant (log-dhcp $([ -n "$logopt" ] && echo on || echo off)), seed $SEED: scapy $N cases, conform $CN"
     s_out=$(scapy_run "$logopt")
     echo "scapy:   $s_out"
     c_out=$(conform_run "$target" "$work/lab")
