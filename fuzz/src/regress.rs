@@ -355,7 +355,11 @@ pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
     let _ = writeln!(w);
     let _ = writeln!(w, "cases:");
     let _ = writeln!(w, "  - id: {id}");
-    let _ = writeln!(w, "    title: {}", q(&format!("fuzz: {}", inp.detail)));
+    let _ = writeln!(
+        w,
+        "    title: {}",
+        q(&format!("fuzz ({}): {}", inp.signature, rule(inp.oracle)))
+    );
     let _ = writeln!(w, "    spec: {spec}");
     let _ = writeln!(w, "    level: {level}");
     let _ = writeln!(w, "    text: >-");
