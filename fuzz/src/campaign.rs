@@ -712,9 +712,9 @@ impl<'a> Campaign<'a> {
             };
             bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
             let tmpl = if self.cfg.cases.is_some() && self.cfg.time.is_none() {
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {per_sec}, {msg}"
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {msg}"
             } else {
-                "{spinner} [{elapsed_precise}] {pos} cases, {per_sec}, {msg}"
+                "{spinner} [{elapsed_precise}] {pos} cases, {msg}"
             };
             if let Ok(st) = ProgressStyle::with_template(tmpl) {
                 bar.set_style(st);
@@ -813,7 +813,11 @@ impl<'a> Campaign<'a> {
             i += size as u64;
             if let Some(b) = &self.bar {
                 b.inc(size as u64);
-                b.set_message(format!("{} findings", self.report.findings.len()));
+                b.set_message(format!(
+                    "{:.0} cases/s, {} findings",
+                    i as f64 / start.elapsed().as_secs_f64().max(1e-3),
+                    self.report.findings.len()
+                ));
             } else if self.cfg.progress && last_status.elapsed() >= Duration::from_secs(10) {
                 last_status = Instant::now();
                 eprintln!(
