@@ -811,6 +811,12 @@ impl<'a> Campaign<'a> {
                 break Err(e);
             }
             i += size as u64;
+            if i % 4096 < size as u64 {
+                exec.trim_log(64 << 20);
+                if let Some(b) = against.as_deref() {
+                    b.trim_log(64 << 20);
+                }
+            }
             if let Some(b) = &self.bar {
                 b.inc(size as u64);
                 b.set_message(format!(

@@ -77,9 +77,11 @@ pub struct DhcpArgs {
     /// Write the campaign report as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Directory for the lab's server config, leases and log. Default: a directory under
-    /// /dev/shm (tmpfs) when it exists, so the server's lease-file fsyncs do not dominate a
-    /// campaign (dnsmasq fsyncs on every ACK and RELEASE), else conform-out.
+    /// Directory for the lab's server config, leases and log, kept afterwards. Default: a
+    /// directory under /dev/shm (tmpfs) when it exists, so the server's lease-file fsyncs do
+    /// not dominate a campaign (dnsmasq fsyncs on every ACK and RELEASE), else conform-out;
+    /// removed at the end unless there were findings. The server log is emptied whenever it
+    /// passes 64 MiB.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// How long a canary reply may take before the server is suspected, ms.
@@ -223,15 +225,23 @@ async fn start_target(
     })
 }
 
-async fn shutdown(side: Option<Side>) {
+/// Stops the lab. `keep`: leave its directory (configs, leases, server log); otherwise it is
+/// removed (the default directory is on tmpfs, in memory).
+async fn shutdown(side: Option<Side>, keep: bool) {
     if let Some(s) = side {
         drop(s.exec);
         if let Some(lab) = s.lab {
+            let dir = lab.run_dir().to_path_buf();
             match Arc::try_unwrap(lab) {
                 Ok(l) => l.shutdown().await,
                 Err(_) => {
                     conform_lab::cleanup_all();
                 }
+            }
+            if keep {
+                eprintln!("conform fuzz: lab files kept in {}", dir.display());
+            } else {
+                let _ = std::fs::remove_dir_all(&dir);
             }
         }
     }
@@ -409,7 +419,7 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
             Ok(s) => Some(s),
             Err((code, e)) => {
                 eprintln!("error: --against: {e}");
-                rt.block_on(shutdown(Some(main)));
+                rt.block_on(shutdown(Some(main), a.out.is_some()));
                 conform_lab::cleanup_all();
                 return code;
             }
@@ -425,6 +435,7 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
     if let Some(o) = other.as_mut() {
         o.exec.cfg = xcfg;
     }
+    // Lab files are kept when asked for (--out) or when there is something to look into.
     let code = if let Some(n) = a.replay {
         replay(&mut main.exec, seed, n)
     } else {
@@ -480,9 +491,10 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
             }
         }
     };
+    let keep = a.out.is_some() || code != EXIT_OK;
     rt.block_on(async {
-        shutdown(Some(main)).await;
-        shutdown(other).await;
+        shutdown(Some(main), keep).await;
+        shutdown(other, keep).await;
     });
     conform_lab::cleanup_all();
     code

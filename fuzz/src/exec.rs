@@ -646,6 +646,23 @@ impl Executor {
         None
     }
 
+    /// Empties the managed server's log when it has grown past `max` octets. The lab keeps
+    /// it on tmpfs by default, where a server logging every packet (dnsmasq's log-dhcp:
+    /// about 5 KiB per case) would fill memory in a long campaign. The server appends
+    /// (O_APPEND), so truncating under it is safe. Returns whether it truncated.
+    pub fn trim_log(&self, max: u64) -> bool {
+        let Some(lab) = &self.lab else { return false };
+        let p = lab.log_path();
+        if std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) <= max {
+            return false;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .and_then(|f| f.set_len(0))
+            .is_ok()
+    }
+
     /// After a liveness violation: restart a managed server and check it serves again.
     pub fn recover(&mut self) -> Result<(), ExecError> {
         let Some(lab) = self.lab.clone() else {
