@@ -308,10 +308,19 @@ impl DnsAdapter {
         // TCP arrivals go into the UDP adapter's own channel when it offers one, so UDP
         // answers reach subscribers directly; otherwise a task forwards UDP arrivals.
         let (sink, forward) = match udp.incoming_sender() {
-            Some(tx) => (Sink { tx, seq: Arc::new(AtomicU64::new(1 << 62)) }, None),
+            Some(tx) => (
+                Sink {
+                    tx,
+                    seq: Arc::new(AtomicU64::new(1 << 62)),
+                },
+                None,
+            ),
             None => {
                 let (tx, _) = broadcast::channel(4096);
-                let sink = Sink { tx, seq: Arc::new(AtomicU64::new(0)) };
+                let sink = Sink {
+                    tx,
+                    seq: Arc::new(AtomicU64::new(0)),
+                };
                 let mut rx = udp.subscribe();
                 let s2 = sink.clone();
                 let forward = tokio::spawn(async move {

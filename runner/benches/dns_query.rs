@@ -17,17 +17,29 @@ use std::time::{Duration, Instant};
 const ROUNDS: usize = 400;
 
 fn main() {
-    if Command::new("sh").args(["-c", "command -v nsd"]).output().map(|o| !o.status.success()).unwrap_or(true) {
+    if Command::new("sh")
+        .args(["-c", "command -v nsd"])
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         println!("SKIPPED: the DNS query bench needs nsd (ci/install-dns-servers.sh)");
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(bench());
 }
 
 /// The zone and config from the repository's NSD profile, pointed at a loopback port.
 fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
-    let prof = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/zones/example.test.zone")).expect("zone");
+    let prof = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../profiles/zones/example.test.zone"
+    ))
+    .expect("zone");
     std::fs::write(dir.join("example.test.zone"), prof).unwrap();
     let d = dir.display();
     std::fs::write(
@@ -37,7 +49,13 @@ fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
         ),
     )
     .unwrap();
-    Command::new("nsd").args(["-d", "-c"]).arg(dir.join("nsd.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("nsd")
+    Command::new("nsd")
+        .args(["-d", "-c"])
+        .arg(dir.join("nsd.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nsd")
 }
 
 const SUITE: &str = r#"
@@ -80,24 +98,45 @@ async fn bench() {
     let mut buf = vec![0u8; 4096];
     loop {
         sock.send(&query).await.unwrap();
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(100), sock.recv(&mut buf)).await {
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(100), sock.recv(&mut buf)).await
+        {
             if n > 2 && buf[..2] == query[..2] {
                 break;
             }
         }
         assert!(Instant::now() < deadline, "nsd did not answer on {server}");
     }
-    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/dns/lib/common.yaml").canonicalize().unwrap();
+    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../suites/dns/lib/common.yaml")
+        .canonicalize()
+        .unwrap();
     let f = dir.join("bench.yaml");
     std::fs::write(&f, SUITE.replace("LIB", &lib.display().to_string())).unwrap();
     let loaded = load_paths(&[f]);
-    assert!(loaded.diagnostics.is_empty(), "{}", loaded.render_diagnostics());
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        loaded.render_diagnostics()
+    );
     let suite = &loaded.suites[0];
     let case = suite.cases[0].clone();
-    let params: HashMap<String, conform_codec::Value> =
-        suite.params.iter().filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d))).collect();
+    let params: HashMap<String, conform_codec::Value> = suite
+        .params
+        .iter()
+        .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
+        .collect();
     let params = Arc::new(params);
-    let target = start(&TargetSpec { udp: Some(server.clone()), ..TargetSpec::default() }, "dns").await.map_err(|_| "target").unwrap();
+    let target = start(
+        &TargetSpec {
+            udp: Some(server.clone()),
+            ..TargetSpec::default()
+        },
+        "dns",
+    )
+    .await
+    .map_err(|_| "target")
+    .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let emitter = Emitter::new(tx);
@@ -119,7 +158,13 @@ async fn bench() {
         })
         .await
         .unwrap();
-        let env = CaseEnv { adapter: target.adapter.clone(), proto: suite.protocol.clone(), params: params.clone(), seed: i as u64, emitter: emitter.clone() };
+        let env = CaseEnv {
+            adapter: target.adapter.clone(),
+            proto: suite.protocol.clone(),
+            params: params.clone(),
+            seed: i as u64,
+            emitter: emitter.clone(),
+        };
         let c = case.clone();
         let (t2, r) = tokio::spawn(async move {
             let start = Instant::now();
@@ -144,5 +189,8 @@ async fn bench() {
     println!("SOA query to NSD on loopback, {ROUNDS} queries each, interleaved:");
     println!("  plain UDP client:     median {p:?}");
     println!("  conform (suite case): median {c:?}");
-    println!("  ratio conform/plain: {:.2}x (target <= 1.10x)", c.as_secs_f64() / p.as_secs_f64());
+    println!(
+        "  ratio conform/plain: {:.2}x (target <= 1.10x)",
+        c.as_secs_f64() / p.as_secs_f64()
+    );
 }

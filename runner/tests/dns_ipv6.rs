@@ -8,8 +8,15 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn dns_suites_run_over_ipv6_udp_and_tcp() {
-    if Command::new("sh").args(["-c", "command -v nsd"]).output().map(|o| !o.status.success()).unwrap_or(true) {
-        eprintln!("SKIPPED: dns_suites_run_over_ipv6_udp_and_tcp needs nsd (ci/install-dns-servers.sh)");
+    if Command::new("sh")
+        .args(["-c", "command -v nsd"])
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        eprintln!(
+            "SKIPPED: dns_suites_run_over_ipv6_udp_and_tcp needs nsd (ci/install-dns-servers.sh)"
+        );
         return;
     }
     if std::net::UdpSocket::bind("[::1]:0").is_err() {
@@ -20,7 +27,11 @@ fn dns_suites_run_over_ipv6_udp_and_tcp() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dns6-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(repo.join("profiles/zones/example.test.zone"), dir.join("example.test.zone")).unwrap();
+    std::fs::copy(
+        repo.join("profiles/zones/example.test.zone"),
+        dir.join("example.test.zone"),
+    )
+    .unwrap();
     let port = 30000 + (std::process::id() % 20000) as u16;
     let d = dir.display();
     std::fs::write(
@@ -37,18 +48,36 @@ fn dns_suites_run_over_ipv6_udp_and_tcp() {
             let _ = self.0.wait();
         }
     }
-    let _nsd = Kill(Command::new("nsd").args(["-d", "-c"]).arg(dir.join("nsd.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let _nsd = Kill(
+        Command::new("nsd")
+            .args(["-d", "-c"])
+            .arg(dir.join("nsd.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Wait until the port is bound (bounded).
     let start = Instant::now();
-    while std::net::UdpSocket::bind(format!("[::1]:{port}")).is_ok() && start.elapsed() < Duration::from_secs(10) {
+    while std::net::UdpSocket::bind(format!("[::1]:{port}")).is_ok()
+        && start.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let addr = format!("[::1]:{port}");
     for extra in [&[][..], &["--adapter", "tcp"][..]] {
         let mut args = vec!["run", "suites/dns/rfc1035", "--udp", &addr];
         args.extend_from_slice(extra);
-        let o = Command::new(env!("CARGO_BIN_EXE_conform")).args(&args).current_dir(&repo).output().unwrap();
-        let t = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        let o = Command::new(env!("CARGO_BIN_EXE_conform"))
+            .args(&args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        let t = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert_eq!(o.status.code(), Some(0), "{args:?}: {t}");
         assert!(t.contains("PASS") && !t.contains("FAIL"), "{t}");
     }
