@@ -55,3 +55,14 @@ pub trait Adapter: Send + Sync {
         None
     }
 }
+
+/// One line naming a layer-2 port for logs and reports: `raw cf1-0c0 in netns cf1-0c
+/// (02:cf:00:00:00:02)`. Shared by the raw and tap adapters.
+pub(crate) fn describe_l2(kind: &str, name: &str, netns: Option<&str>, mac: [u8; 6]) -> String {
+    let ns = netns.map(|n| format!(" in netns {n}")).unwrap_or_default();
+    let m = mac;
+    format!(
+        "{kind} {name}{ns} ({:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x})",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}

@@ -191,15 +191,6 @@ impl Adapter for TapAdapter {
     }
 
     fn describe(&self) -> String {
-        let m = self.mac;
-        let ns = self
-            .netns
-            .as_deref()
-            .map(|n| format!(" in netns {n}"))
-            .unwrap_or_default();
-        format!(
-            "tap {}{ns} ({:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x})",
-            self.name, m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+        crate::adapter::describe_l2("tap", &self.name, self.netns.as_deref(), self.mac)
     }
 }
