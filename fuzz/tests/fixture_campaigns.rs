@@ -358,7 +358,9 @@ fn main() -> ExitCode {
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f));
     if !conform_lab::is_root() || conform_lab::find_binary("ip").is_none() {
-        println!("skip: fixture campaigns need root and iproute2 (network namespaces)");
+        println!(
+            "SKIPPED: fixture campaigns because they need root and iproute2 (network namespaces)"
+        );
         return ExitCode::SUCCESS;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
