@@ -25,6 +25,7 @@ pub const SUITE_KEYS: &[&str] = &[
     "params",
     "templates",
     "altsteps",
+    "activate",
     "settings",
     "cases",
 ];
@@ -385,12 +386,43 @@ fn load_text(
         }
     }
 
+    // Defaults activated in every case of this file (before the case's own `activate`).
+    let mut activate = Vec::new();
+    if let Some(a) = root.get("activate") {
+        for item in seq_or_err(a, d) {
+            let Some(n) = item.scalar_text() else {
+                d.error(
+                    item.pos,
+                    "wrong-type",
+                    format!("`activate` lists altstep names, found {}", item.type_name()),
+                );
+                continue;
+            };
+            if !defs.altsteps.contains_key(&n) {
+                let known: Vec<&String> = defs.altsteps.keys().collect();
+                let hint = match did_you_mean(&n, known.iter().map(|s| s.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "define it under `altsteps:` here or in an imported file".to_string(),
+                };
+                d.error_hint(
+                    item.pos,
+                    "unknown-altstep",
+                    format!("unknown altstep `{n}`"),
+                    hint,
+                );
+                continue;
+            }
+            activate.push(n);
+        }
+    }
+
     let ctx = Ctx {
         file: file.to_path_buf(),
         proto: proto.clone(),
         defs: &defs,
         settings,
         suite: name.clone(),
+        activate,
     };
 
     // Validate every template definition once on its own (with parameters bound to `?`), so
@@ -504,6 +536,8 @@ struct Ctx<'a> {
     defs: &'a Defs,
     settings: Settings,
     suite: String,
+    /// The file's suite-level `activate`: defaults active in every case.
+    activate: Vec<String>,
 }
 
 /// What is defined at a point of a component's behaviour.
@@ -623,9 +657,9 @@ impl Ctx<'_> {
             .get("timeout")
             .and_then(|n| duration(n, d))
             .unwrap_or(self.settings.case_timeout);
-        let activated = c.get("activate").map(|t| strings(t, d)).unwrap_or_default();
+        let own = c.get("activate").map(|t| strings(t, d)).unwrap_or_default();
         if let Some(a) = c.get("activate") {
-            for (i, name) in activated.iter().enumerate() {
+            for (i, name) in own.iter().enumerate() {
                 if !self.defs.altsteps.contains_key(name) {
                     let pos = a
                         .as_seq()
@@ -636,6 +670,15 @@ impl Ctx<'_> {
                 }
             }
         }
+        // The file's defaults first, then the case's own: the case's are tried first (most
+        // recently activated first, as TTCN-3 defaults).
+        let activated: Vec<String> = self
+            .activate
+            .iter()
+            .filter(|n| !own.contains(n))
+            .chain(own.iter())
+            .cloned()
+            .collect();
 
         let mut base = Scope {
             vars: self
@@ -691,7 +734,9 @@ impl Ctx<'_> {
         let explicit_start = contains_start(&steps);
         // Timers that activated defaults wait for must be started somewhere in the case, or the
         // default silently never fires.
-        if let Some(a) = c.get("activate") {
+        if !activated.is_empty() {
+            // Reported at the case's `activate`, or at the case when only the file's apply.
+            let a = c.get("activate").unwrap_or(c);
             let mut started = HashSet::new();
             timers_started(&steps, &mut started);
             for comp in &components {
@@ -733,6 +778,45 @@ impl Ctx<'_> {
             components,
             explicit_start,
         })
+    }
+
+    /// A timer or wait duration: a literal, or `$name` of a declared `duration` parameter.
+    fn dur(&self, n: &Node, d: &mut Diags) -> Option<Dur> {
+        let Some(name) = n
+            .scalar_text()
+            .and_then(|t| t.strip_prefix('$').map(str::to_string))
+        else {
+            return duration(n, d).map(Dur::Fixed);
+        };
+        match self.defs.params.iter().find(|p| p.name == name) {
+            Some(p) if p.ty == ParamType::Duration => Some(Dur::Param(name)),
+            Some(p) => {
+                d.error_hint(
+                    n.pos,
+                    "bad-duration",
+                    format!(
+                        "parameter `{name}` is of type {}, not a duration",
+                        format!("{:?}", p.ty).to_lowercase()
+                    ),
+                    format!("declare it `{name}: {{ type: duration, default: 1s }}`"),
+                );
+                None
+            }
+            None => {
+                self.unknown(
+                    "duration parameter",
+                    &name,
+                    n.pos,
+                    self.defs
+                        .params
+                        .iter()
+                        .filter(|p| p.ty == ParamType::Duration)
+                        .map(|p| &p.name),
+                    d,
+                );
+                None
+            }
+        }
     }
 
     fn param_names(&self) -> Vec<String> {
@@ -955,7 +1039,7 @@ impl Ctx<'_> {
                 let m = map_or_err(body, d);
                 check_keys(m, TIMER_KEYS, "start_timer", d);
                 let name = body.get("name").and_then(|n| n.scalar_text());
-                let dur = body.get("duration").and_then(|n| duration(n, d));
+                let dur = body.get("duration").and_then(|n| self.dur(n, d));
                 match (name, dur) {
                     (Some(name), Some(duration)) => {
                         scope.timers.insert(name.clone());
@@ -1015,7 +1099,7 @@ impl Ctx<'_> {
                 })
             }
             "wait" => Some(Step::Wait {
-                duration: duration(body, d)?,
+                duration: self.dur(body, d)?,
                 pos,
             }),
             "log" => {

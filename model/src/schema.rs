@@ -30,6 +30,9 @@ struct SuiteFile {
     templates: Option<BTreeMap<String, BTreeMap<String, Any>>>,
     /// Named lists of alt branches, usable as `- altstep: name` or activated as defaults.
     altsteps: Option<BTreeMap<String, Vec<Branch>>>,
+    /// Altsteps activated as defaults in every case of this file, before each case's own
+    /// `activate` (which are tried first).
+    activate: Option<Vec<String>>,
     settings: Option<Settings>,
     cases: Option<Vec<Case>>,
 }
@@ -72,7 +75,8 @@ enum ParamType {
     Duration,
 }
 
-/// `2s`, `500ms`, `1.5s`, `2m`, or milliseconds as a number.
+/// `2s`, `500ms`, `1.5s`, `2m`, or milliseconds as a number. In `start_timer` and `wait`, also
+/// `$name` of a `duration` module parameter.
 #[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum Duration {

@@ -177,6 +177,28 @@ pub struct Component {
     pub pos: Pos,
 }
 
+/// A timer or wait duration: written in the suite, or a module parameter of type `duration`
+/// (`duration: $silence`) so a target profile or `--param` can set it (TTCN-3 timers
+/// initialised from module parameters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dur {
+    Fixed(Duration),
+    /// The name of a `duration` module parameter (its value is milliseconds).
+    Param(String),
+}
+
+impl Dur {
+    /// The duration under the given parameter lookup. The loader only accepts names of
+    /// declared `duration` parameters, and every parameter has a value when a case runs, so
+    /// `None` from the lookup is a harness bug; it is treated as zero rather than a panic.
+    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<i64>) -> Duration {
+        match self {
+            Dur::Fixed(d) => *d,
+            Dur::Param(name) => Duration::from_millis(lookup(name).unwrap_or(0).max(0) as u64),
+        }
+    }
+}
+
 /// One step of a component's behaviour.
 #[derive(Debug, Clone)]
 pub enum Step {
@@ -192,7 +214,7 @@ pub enum Step {
     },
     StartTimer {
         name: String,
-        duration: Duration,
+        duration: Dur,
         pos: Pos,
     },
     StopTimer {
@@ -210,7 +232,7 @@ pub enum Step {
         pos: Pos,
     },
     Wait {
-        duration: Duration,
+        duration: Dur,
         pos: Pos,
     },
     Log {

@@ -1026,3 +1026,42 @@ fn receive_options_inside_an_alt_branch_reference() {
         "capture and bogus should be reported: {text}"
     );
 }
+
+// ---- Durations from module parameters and file-level defaults ----------------------------
+
+#[test]
+fn duration_parameter_must_exist_and_be_a_duration() {
+    let yaml = with_steps("      - wait: $settel\n      - start_timer: { name: t, duration: $server_ip }\n      - timeout: t\n")
+        .replacen(
+            "params:\n",
+            "params:\n  settle: { type: duration, default: 1s }\n",
+            1,
+        );
+    let text = check("duration_parameter_must_exist_and_be_a_duration", &yaml);
+    assert!(
+        text.contains("unknown duration parameter `settel`")
+            && text.contains("did you mean `settle`?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("parameter `server_ip` is of type ipv4, not a duration"),
+        "{text}"
+    );
+    // Both reported at their own lines: the `wait` and the `start_timer`.
+    assert!(text.contains("suite.yaml:30:"), "{text}");
+    assert!(text.contains("suite.yaml:31:"), "{text}");
+}
+
+#[test]
+fn unknown_altstep_in_file_level_activate() {
+    let yaml = with_steps("      - send: discover\n").replacen(
+        "cases:\n",
+        "activate: [nak_fail]\ncases:\n",
+        1,
+    );
+    let text = check("unknown_altstep_in_file_level_activate", &yaml);
+    assert!(
+        text.contains("unknown altstep `nak_fail`") && text.contains("did you mean `nak_fails`?"),
+        "{text}"
+    );
+}

@@ -356,7 +356,8 @@ impl ComponentRun {
             Step::Send { template, .. } => self.send(template, path).await,
             Step::Alt { branches, .. } => self.alt(branches, path).await,
             Step::StartTimer { name, duration, .. } => {
-                self.timers.insert(name.clone(), Instant::now() + *duration);
+                let d = self.dur(duration);
+                self.timers.insert(name.clone(), Instant::now() + d);
                 Flow::Continue
             }
             Step::StopTimer { name, .. } => {
@@ -389,7 +390,7 @@ impl ComponentRun {
                 Flow::Continue
             }
             Step::Wait { duration, .. } => {
-                tokio::time::sleep(*duration).await;
+                tokio::time::sleep(self.dur(duration)).await;
                 Flow::Continue
             }
             Step::Log { text, .. } => {
@@ -450,6 +451,14 @@ impl ComponentRun {
                 }
             }
         }
+    }
+
+    /// A step's duration, reading a `duration` module parameter (milliseconds) if it names one.
+    fn dur(&self, d: &conform_model::suite::Dur) -> Duration {
+        d.resolve(|name| match self.var(name) {
+            Some(Value::Int(ms)) => Some(*ms),
+            _ => None,
+        })
     }
 
     fn interpolate(&self, text: &str) -> String {

@@ -468,3 +468,66 @@ async fn repeat_runs_steps_with_a_counter() {
     assert_eq!(logs, vec!["round 0", "round 1", "round 2"]);
     assert_eq!(r.result.verdict, Verdict::Pass);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_file_level_default_applies_to_every_case_of_the_file() {
+    // The same NAK-everything server, with `nak_fails` activated for the whole file rather
+    // than by the case: the case fails on the first NAK, not at the receive timeout.
+    let yaml = format!(
+        "{COMMON}\nactivate: [nak_fails]\ncases:\n{}",
+        case("file-default", DORA)
+    );
+    let r = run_yaml(&yaml, fake_server(Mode::NakEverything)).await;
+    assert_eq!(r.result.verdict, Verdict::Fail, "{:?}", r.result.reason);
+    assert_eq!(r.result.reason.as_deref(), Some("server sent DHCPNAK"));
+    assert!(
+        r.result.duration < Duration::from_millis(100),
+        "{:?}",
+        r.result.duration
+    );
+    // Without it, the same case waits for the receive timeout (control).
+    let r = run_yaml(
+        &suite(&case("no-default", DORA)),
+        fake_server(Mode::NakEverything),
+    )
+    .await;
+    assert_eq!(r.result.verdict, Verdict::Fail);
+    assert!(
+        r.result.duration >= Duration::from_secs(2),
+        "{:?}",
+        r.result.duration
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timers_and_waits_take_their_duration_from_a_module_parameter() {
+    let yaml = format!(
+        "{}\ncases:\n{}",
+        COMMON.replacen(
+            "params:\n",
+            "params:\n  settle: { type: duration, default: 1500ms }\n  quiet: { type: duration, default: 700ms }\n",
+            1
+        ),
+        case(
+            "param-durations",
+            r#"    steps:
+      - wait: $settle
+      - start_timer: { name: t, duration: $quiet }
+      - alt:
+          - receive: offer
+            verdict: fail
+          - timeout: t
+            verdict: pass
+"#
+        )
+    );
+    let r = run_yaml(&yaml, fake_server(Mode::Silent)).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+    // 1500 ms of wait plus 700 ms of timer, in paused (virtual) time.
+    assert!(
+        r.result.duration >= Duration::from_millis(2200)
+            && r.result.duration < Duration::from_millis(2300),
+        "{:?}",
+        r.result.duration
+    );
+}
