@@ -196,6 +196,9 @@ pub struct Profile {
     pub params: BTreeMap<String, String>,
     /// Test case id → why this server is known to deviate.
     pub deviations: BTreeMap<String, String>,
+    /// Cases carrying any of these tags run alone against this server (as if marked
+    /// `exclusive`), for what only this server cannot share (udhcpd's relay socket).
+    pub exclusive_tags: Vec<String>,
     pub notes: String,
     /// Where the profile came from: `builtin:dnsmasq` or a path.
     pub origin: String,
@@ -234,6 +237,8 @@ mod raw {
         pub params: BTreeMap<String, Scalar>,
         #[serde(default)]
         pub deviations: BTreeMap<String, String>,
+        #[serde(default)]
+        pub exclusive_tags: Vec<String>,
         #[serde(default)]
         pub notes: String,
     }
@@ -729,6 +734,7 @@ fn validate(r: raw::Profile, origin: &str) -> Result<Profile, ProfileError> {
         },
         params,
         deviations: r.deviations,
+        exclusive_tags: r.exclusive_tags,
         notes: r.notes,
         origin: origin.to_string(),
     })

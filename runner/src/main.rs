@@ -535,10 +535,16 @@ async fn run_collect(
                 seed,
                 emitter: emitter.clone(),
             };
-            plan.push(Planned {
-                case: c.clone(),
-                env,
-            });
+            // The target's profile may need more cases to run alone (`exclusive_tags`).
+            let case = if !c.exclusive && c.tags.iter().any(|t| tgt.exclusive_tags.contains(t)) {
+                Arc::new(conform_model::suite::Case {
+                    exclusive: true,
+                    ..(**c).clone()
+                })
+            } else {
+                c.clone()
+            };
+            plan.push(Planned { case, env });
         }
     }
     if plan.is_empty() {

@@ -38,6 +38,9 @@ pub struct Target {
     pub params: HashMap<String, String>,
     /// Known deviations of this server: case id → reason.
     pub deviations: HashMap<String, String>,
+    /// Cases with any of these tags run alone against this target (the profile's
+    /// `exclusive_tags`).
+    pub exclusive_tags: Vec<String>,
     lab: Option<Box<dyn LabHandle>>,
 }
 
@@ -98,6 +101,7 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
             adapter,
             params: HashMap::new(),
             deviations: HashMap::new(),
+            exclusive_tags: vec![],
             lab: None,
         });
     }
@@ -119,7 +123,7 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
                 return Err(TargetError::Usage("--iface without --target is for DHCP; use --udp for DNS".into()));
             }
             let a = RawAdapter::open(iface, RawConfig::dhcp_client()).await.map_err(|e| TargetError::Harness(e.to_string()))?;
-            Ok(Target { name: format!("iface {iface}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), lab: None })
+            Ok(Target { name: format!("iface {iface}"), adapter: Arc::new(a), params: HashMap::new(), deviations: HashMap::new(), exclusive_tags: vec![], lab: None })
         }
         (Some(t), iface) => {
             let profile = Profile::resolve(t).map_err(|e| TargetError::Usage(e.to_string()))?;
@@ -135,6 +139,7 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
             }
             let name = profile.name.clone();
             let deviations: HashMap<String, String> = profile.deviations.clone().into_iter().collect();
+            let exclusive_tags = profile.exclusive_tags.clone();
             let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
             let opts = LabOptions { run_dir: Some(spec.out.join(format!("{name}-{stamp}"))), adapter: adapter_kind, ready_timeout: None };
             let lab = match iface {
@@ -152,7 +157,7 @@ pub async fn start(spec: &TargetSpec, protocol: &str) -> Result<Target, TargetEr
                 let ns = if iface.is_some() { None } else { Some(lab.names().client_ns.clone()) };
                 adapter = Arc::new(DnsAdapter::new(adapter, ns.as_deref(), server, dns_tcp));
             }
-            Ok(Target { name, adapter, params, deviations, lab: Some(Box::new(LabBox(lab))) })
+            Ok(Target { name, adapter, params, deviations, exclusive_tags, lab: Some(Box::new(LabBox(lab))) })
         }
     }
 }
@@ -177,6 +182,7 @@ fn start_pcap(spec: &TargetSpec, file: &str, protocol: &str) -> Result<Target, T
         adapter: Arc::new(a),
         params: HashMap::new(),
         deviations: HashMap::new(),
+        exclusive_tags: vec![],
         lab: None,
     })
 }
