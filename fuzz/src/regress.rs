@@ -365,9 +365,8 @@ pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
     let _ = writeln!(w, "    text: >-");
     let _ = writeln!(w, "      {text}");
     let _ = writeln!(w, "    tags: [fuzz, regression, {}]", inp.oracle.name());
-    if inp.oracle.is_liveness() {
-        let _ = writeln!(w, "    exclusive: true");
-    }
+    // Liveness regressions share the server with other cases: if the crash comes back, every
+    // case fails with it, and running alone would only lengthen the suite.
     let _ = writeln!(w, "    steps:");
     let _ = writeln!(w, "      - send:");
     let _ = writeln!(w, "          with:");
