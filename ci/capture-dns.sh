@@ -14,6 +14,9 @@
 #                with glue, TXT, out of zone (REFUSED), and an AXFR (over TCP: replay skips it).
 #   kdig.pcap    Linux cooked (tcpdump -i any), pcap: kdig 3.2 (no RD by default variants,
 #                +cookie, +padding, +bufsize, +nsid, +expire).
+#   conform-nsd.pcapng  pcapng recorded by `conform run suites/dns/{rfc1034,rfc1035,rfc2308}
+#                --target nsd --pcap` (its own lab; a comment per packet): the trace for the
+#                offline check `conform run ... --adapter pcap:` (docs/pcap.md).
 #
 # Usage: ci/capture-dns.sh [--out DIR]
 set -euo pipefail
@@ -142,5 +145,15 @@ capture kdig any pcap \
   "$k a.b.ent.example.test A +dnssec" \
   "$k b.ent.example.test A" \
   "$k example.test SOA +expire"
+
+# The conform recording: its own lab (the namespaces above are not used).
+conform=${CONFORM:-}
+if [ -z "$conform" ]; then
+  cargo build -q -p conform
+  conform=target/debug/conform
+fi
+"$conform" run suites/dns/rfc1034 suites/dns/rfc1035 suites/dns/rfc2308 --target nsd \
+  --pcap "$out/conform-nsd.pcapng" --out "$tmp/conform-out" >/dev/null
+echo "capture-dns: $out/conform-nsd.pcapng"
 
 ls -l "$out"
