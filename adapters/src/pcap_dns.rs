@@ -162,14 +162,13 @@ impl TraceRules for DnsRules {
                 p.len()
             ));
         }
-        let role = if dport == PORT && sport != PORT {
+        let to_server = dport == PORT && sport != PORT;
+        let from_server = sport == PORT && dport != PORT;
+        let qr = p.get(2).is_some_and(|b| b & 0x80 != 0);
+        let role = if to_server || (!from_server && !qr) {
             Role::Request
-        } else if sport == PORT && dport != PORT {
-            Role::Reply
-        } else if p.get(2).is_some_and(|b| b & 0x80 != 0) {
-            Role::Reply
         } else {
-            Role::Request
+            Role::Reply
         };
         let (addr, port) = match role {
             Role::Request => (ends.src, sport),
@@ -399,20 +398,26 @@ mod tests {
     #[test]
     fn responses_are_rewritten_to_the_live_query() {
         let r = DnsRules;
-        let mut captured = Datagram::default();
-        captured.payload = query(0x1111, 0x0100, WWW);
+        let mut captured = Datagram {
+            payload: query(0x1111, 0x0100, WWW),
+            ..Datagram::default()
+        };
         captured.meta.ip_src = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
         captured.meta.src_port = Some(40000);
-        let mut reply = Datagram::default();
-        reply.payload = query(0x1111, 0x8580, WWW);
+        let mut reply = Datagram {
+            payload: query(0x1111, 0x8580, WWW),
+            ..Datagram::default()
+        };
         reply
             .payload
             .extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 80]);
         reply.payload[7] = 1;
         reply.meta.ip_dst = captured.meta.ip_src;
         reply.meta.dst_port = Some(40000);
-        let mut live = Datagram::default();
-        live.payload = query(0x2222, 0x0000, WWW_UPPER);
+        let mut live = Datagram {
+            payload: query(0x2222, 0x0000, WWW_UPPER),
+            ..Datagram::default()
+        };
         live.meta.src_port = Some(5353);
         live.meta.transport = "tcp;conn=3;close".into();
         let out = r.rewrite_reply(&reply, &captured, &live);

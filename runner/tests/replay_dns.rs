@@ -2,7 +2,7 @@
 //! (suites/dns/captures, made by ci/capture-dns.sh) and on crafted bad captures. The live test
 //! replays the corpus against NSD in a lab when it can (root, nsd), and says SKIPPED otherwise.
 
-use conform_adapters::pcap_replay::{read_trace, rules_for, Role, TraceRules};
+use conform_adapters::pcap_replay::{read_trace, rules_for, Role};
 use conform_codec::value::hex;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
