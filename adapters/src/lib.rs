@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 mod adapter;
+pub mod pcap_dns;
 pub mod pcap_replay;
 pub mod raw;
 pub mod relay;

@@ -11,6 +11,7 @@
 //! it concerns a packet, its 1-based number as Wireshark shows it (`frame.number`).
 
 use crate::adapter::{Adapter, AdapterError, Incoming};
+pub use crate::pcap_dns::DnsRules;
 use async_trait::async_trait;
 use conform_codec::dhcp::raw::{Entry, Repr, MIN_LEN};
 use conform_codec::frame::{
@@ -150,6 +151,19 @@ pub struct RawPacket<'a> {
     pub payload: &'a [u8],
     /// UDP source and destination ports.
     pub ports: (u16, u16),
+    /// IPv4 source and destination addresses.
+    pub addrs: (Ipv4Addr, Ipv4Addr),
+}
+
+impl RawPacket<'_> {
+    /// The packet's endpoints, for [`TraceRules::classify`].
+    pub fn ends(&self) -> Ends {
+        Ends {
+            src: Some(IpAddr::V4(self.addrs.0)),
+            dst: Some(IpAddr::V4(self.addrs.1)),
+            ports: self.ports,
+        }
+    }
 }
 
 /// Counts of a scan.
@@ -301,9 +315,9 @@ impl Sink<'_, '_> {
             return Ok(());
         }
         match udp_payload(linktype, data) {
-            Some((range, ports)) => {
+            Some((range, ports, addrs)) => {
                 self.stats.kept += 1;
-                (self.visit)(RawPacket { number, ts, linktype, frame: data, offset, payload: &data[range], ports }).map_err(|m| (Some(number), m))
+                (self.visit)(RawPacket { number, ts, linktype, frame: data, offset, payload: &data[range], ports, addrs }).map_err(|m| (Some(number), m))
             }
             None => Err((
                 Some(number),
@@ -333,9 +347,13 @@ fn ip_offset(linktype: u32, f: &[u8]) -> Option<usize> {
     }
 }
 
-/// The UDP payload range and ports of a complete, unfragmented IPv4/UDP frame; `None` where
-/// [`parse_link_frame`] would give `None`.
-fn udp_payload(linktype: u32, f: &[u8]) -> Option<(std::ops::Range<usize>, (u16, u16))> {
+/// The UDP payload range, ports and addresses of a complete, unfragmented IPv4/UDP frame;
+/// `None` where [`parse_link_frame`] would give `None`.
+#[allow(clippy::type_complexity)]
+fn udp_payload(
+    linktype: u32,
+    f: &[u8],
+) -> Option<(std::ops::Range<usize>, (u16, u16), (Ipv4Addr, Ipv4Addr))> {
     let o = ip_offset(linktype, f)?;
     let ip = f.get(o..)?;
     let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
@@ -355,7 +373,12 @@ fn udp_payload(linktype: u32, f: &[u8]) -> Option<(std::ops::Range<usize>, (u16,
         return None;
     }
     let start = o + ihl + 8;
-    Some((start..o + ihl + ulen, (be16(seg, 0)?, be16(seg, 2)?)))
+    let a4 = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+    Some((
+        start..o + ihl + ulen,
+        (be16(seg, 0)?, be16(seg, 2)?),
+        (a4(12), a4(16)),
+    ))
 }
 
 fn linktype_name(lt: u32) -> &'static str {
@@ -709,8 +732,34 @@ pub struct Classified {
     pub subkind: Cow<'static, str>,
     /// Pairs replies with their request (DHCP: xid and chaddr).
     pub pair: Key,
-    /// The client this message belongs to (DHCP: chaddr), for grouping exchanges.
+    /// The client this message belongs to (DHCP: chaddr; DNS: address and port), for grouping
+    /// exchanges.
     pub client: Key,
+    /// A second, looser key a request is also known by (DNS: client and id without the
+    /// question), for replies that do not repeat what the full key covers; such a reply gives
+    /// it as its `pair`. `None` for DHCP.
+    pub pair_loose: Option<Key>,
+}
+
+/// Where a datagram came from and went to, as far as known (a live request built by the
+/// encoder has no addresses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ends {
+    pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
+    /// UDP source and destination ports (0 when unknown).
+    pub ports: (u16, u16),
+}
+
+impl Ends {
+    /// The endpoints recorded in a datagram's metadata.
+    pub fn of(d: &Datagram) -> Ends {
+        Ends {
+            src: d.meta.ip_src,
+            dst: d.meta.ip_dst,
+            ports: (d.meta.src_port.unwrap_or(0), d.meta.dst_port.unwrap_or(0)),
+        }
+    }
 }
 
 /// The protocol-specific knowledge about captures.
@@ -719,9 +768,9 @@ pub trait TraceRules: Send + Sync {
     fn protocol(&self) -> &'static str;
     /// Ports and name of the protocol.
     fn filter(&self) -> PortFilter;
-    /// Classifies a captured UDP payload (sent between `ports`); `Err` is a sentence for a
-    /// corrupt message. Called for every packet of a capture: it should not allocate.
-    fn classify(&self, payload: &[u8], ports: (u16, u16)) -> Result<Classified, String>;
+    /// Classifies a captured UDP payload (sent between `ends`); `Err` is a sentence for a
+    /// corrupt message. Called for every packet of a capture: it should allocate little.
+    fn classify(&self, payload: &[u8], ends: Ends) -> Result<Classified, String>;
     /// Rewrites `reply`, captured as the answer to `captured`, so that it answers `live`:
     /// transaction ids, client addresses and echoed options of `captured` found in `reply` are
     /// replaced by those of `live`.
@@ -732,6 +781,7 @@ pub trait TraceRules: Send + Sync {
 pub fn rules_for(protocol: &str) -> Option<Arc<dyn TraceRules>> {
     match protocol {
         "dhcp" => Some(Arc::new(DhcpRules)),
+        "dns" => Some(Arc::new(DnsRules)),
         _ => None,
     }
 }
@@ -819,6 +869,9 @@ impl<T> Pairer<T> {
                     }
                 }
                 self.open.insert(c.pair, self.out.len());
+                if let Some(k) = c.pair_loose {
+                    self.open.insert(k, self.out.len());
+                }
                 self.out.push(Paired {
                     len,
                     kind: c.kind.clone(),
@@ -841,12 +894,8 @@ impl<T> Pairer<T> {
 pub fn exchanges(trace: &Trace, rules: &dyn TraceRules) -> Result<Exchanges, TraceError> {
     let mut pr: Pairer<(&TracePacket, Classified)> = Pairer::with_capacity(trace.packets.len() / 2);
     for p in &trace.packets {
-        let ports = (
-            p.datagram.meta.src_port.unwrap_or(0),
-            p.datagram.meta.dst_port.unwrap_or(0),
-        );
         let c = rules
-            .classify(&p.datagram.payload, ports)
+            .classify(&p.datagram.payload, Ends::of(&p.datagram))
             .map_err(|m| TraceError {
                 file: trace.file.clone(),
                 packet: Some(p.number),
@@ -958,7 +1007,8 @@ impl TraceRules for DhcpRules {
         }
     }
 
-    fn classify(&self, p: &[u8], ports: (u16, u16)) -> Result<Classified, String> {
+    fn classify(&self, p: &[u8], ends: Ends) -> Result<Classified, String> {
+        let ports = ends.ports;
         if p.len() < MIN_LEN {
             return Err(format!(
                 "not a DHCP message: a UDP payload of {} bytes on port {}/{} (a DHCP message has at least {MIN_LEN})",
@@ -1007,6 +1057,7 @@ impl TraceRules for DhcpRules {
             subkind,
             pair: Key::new(&[&p[4..8], hw]),
             client: Key::new(&[hw]),
+            pair_loose: None,
         })
     }
 
@@ -1193,7 +1244,7 @@ pub struct PcapAdapter {
 }
 
 impl PcapAdapter {
-    /// Loads the trace for a suite protocol (`dhcp`).
+    /// Loads the trace for a suite protocol (`dhcp`, `dns`).
     pub fn open(path: &Path, protocol: &str) -> Result<Self, TraceError> {
         let rules = rules_for(protocol).ok_or_else(|| TraceError {
             file: path.to_path_buf(),
@@ -1224,7 +1275,7 @@ impl PcapAdapter {
             .min(1 << 24);
         let mut pr: Pairer<Frame> = Pairer::with_capacity(estimate);
         let stats = scan_file(path, &filter, &mut |p: RawPacket<'_>| {
-            let c = rules.classify(p.payload, p.ports)?;
+            let c = rules.classify(p.payload, p.ends())?;
             let frame = Frame {
                 start: p.offset,
                 len: p.frame.len() as u32,
@@ -1296,8 +1347,7 @@ impl PcapAdapter {
 impl Adapter for PcapAdapter {
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
         // A request the rules cannot read gets no answer, as from a server that drops it.
-        let ports = (d.meta.src_port.unwrap_or(0), d.meta.dst_port.unwrap_or(0));
-        let Ok(c) = self.rules.classify(&d.payload, ports) else {
+        let Ok(c) = self.rules.classify(&d.payload, Ends::of(d)) else {
             return Ok(());
         };
         if c.role != Role::Request {

@@ -8,6 +8,7 @@
 //! the capture keeps that fact.
 
 use conform_codec::frame::build_udp_frame;
+use conform_codec::Meta;
 use conform_model::event::{EventKind, RunEvent};
 use conform_model::Verdict;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
@@ -31,7 +32,11 @@ struct Packet {
 
 /// Writes every message of the run (or of one case) to `w`. Returns the packet count.
 pub fn write(events: &[RunEvent], case: Option<&str>, w: impl Write) -> Result<usize, String> {
-    let packets = collect(events);
+    let mut packets = collect(events);
+    // In time order: events of parallel cases interleave, and a reply logged by the case that
+    // did not send its request may come before the request in the event stream. Captures
+    // are read in file order (conform replay pairs a reply with the latest earlier request).
+    packets.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
     let mut writer =
         PcapNgWriter::new(w).map_err(|e| format!("failed to write pcapng header: {e}"))?;
     let idb = InterfaceDescriptionBlock {
@@ -105,6 +110,37 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
             _ => None,
         })
         .collect();
+    // A message sent through a socket adapter (DNS over UDP) has no addresses or ports of its
+    // own: the socket supplies them. Such a message is written with the endpoints of the replies
+    // (the case's first, else the run's first), reversed, so that the capture has both sides.
+    let mut peers: HashMap<&str, Meta> = HashMap::new();
+    let mut run_peer: Option<Meta> = None;
+    for e in events {
+        if let EventKind::Received { at, datagram, .. } = &e.kind {
+            let m = &datagram.meta;
+            let udp = m.transport.is_empty() || m.transport == "udp";
+            if udp
+                && m.ip_src.is_some()
+                && m.ip_dst.is_some()
+                && m.src_port.is_some()
+                && m.dst_port.is_some()
+            {
+                let back = Meta {
+                    ip_src: m.ip_dst,
+                    ip_dst: m.ip_src,
+                    src_port: m.dst_port,
+                    dst_port: m.src_port,
+                    eth_src: m.eth_dst,
+                    eth_dst: m.eth_src,
+                    ..Meta::default()
+                };
+                peers
+                    .entry(at.case.as_str())
+                    .or_insert_with(|| back.clone());
+                run_peer.get_or_insert(back);
+            }
+        }
+    }
     let mut out: Vec<Packet> = Vec::new();
     // Received messages are annotated by what happened to them next: a Matched event with the
     // same summary, or a Mismatch listing it as unmatched.
@@ -117,6 +153,25 @@ fn collect(events: &[RunEvent]) -> Vec<Packet> {
                 datagram,
                 ..
             } => {
+                let m = &datagram.meta;
+                let filled;
+                let datagram = match peers.get(at.case.as_str()).or(run_peer.as_ref()) {
+                    Some(p)
+                        if (m.transport.is_empty() || m.transport == "udp")
+                            && (m.ip_dst.is_none() || m.dst_port.is_none()) =>
+                    {
+                        let mut d = datagram.clone();
+                        d.meta.ip_src = m.ip_src.or(p.ip_src);
+                        d.meta.ip_dst = m.ip_dst.or(p.ip_dst);
+                        d.meta.src_port = m.src_port.or(p.src_port);
+                        d.meta.dst_port = m.dst_port.or(p.dst_port);
+                        d.meta.eth_src = m.eth_src.or(p.eth_src);
+                        d.meta.eth_dst = m.eth_dst.or(p.eth_dst);
+                        filled = d;
+                        &filled
+                    }
+                    _ => datagram,
+                };
                 if let Ok(frame) = build_udp_frame(datagram) {
                     let v = verdicts.get(at.case.as_str()).copied().unwrap_or_default();
                     out.push(Packet {

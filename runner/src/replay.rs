@@ -19,6 +19,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
+mod dns;
+pub use dns::DnsWriter;
+
 /// How a capture becomes a suite.
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
@@ -106,13 +109,22 @@ pub fn suite_name_of(path: &Path) -> String {
     }
 }
 
-/// Reads `path` and writes its exchanges as a suite.
+/// Whether an error says the capture has none of the protocol's packets (so the next
+/// protocol may be tried).
+fn is_no_packets(e: &TraceError, what: &str) -> bool {
+    e.packet.is_none()
+        && e.message
+            .starts_with(&format!("no {what} packets in the capture"))
+}
+
+/// Reads `path` and writes its exchanges as a suite. Without `opts.protocol` the capture is
+/// DHCP when it has DHCP packets, else DNS.
 pub fn import_capture(path: &Path, opts: &ImportOptions) -> Result<Imported, TraceError> {
     let protocols: Vec<String> = match &opts.protocol {
         Some(p) => vec![p.clone()],
-        None => vec!["dhcp".into()],
+        None => vec!["dhcp".into(), "dns".into()],
     };
-    let mut last_err = None;
+    let mut last_err: Option<TraceError> = None;
     for p in &protocols {
         let Some(rules) = rules_for(p) else {
             last_err = Some(TraceError {
@@ -124,10 +136,24 @@ pub fn import_capture(path: &Path, opts: &ImportOptions) -> Result<Imported, Tra
         };
         let trace = match conform_adapters::pcap_replay::read_trace(path, &rules.filter()) {
             Ok(t) => t,
-            Err(e) => {
-                last_err = Some(e);
+            // None of this protocol's packets: try the next protocol; any other problem (a
+            // truncated or corrupt file) is the file's, whatever the protocol.
+            Err(e) if is_no_packets(&e, rules.filter().what) => {
+                last_err = Some(match last_err {
+                    // "no DHCP packets ... (N packet(s), none UDP on port 67 or 68)" and the
+                    // same for DNS: one sentence for both.
+                    Some(prev) if is_no_packets(&prev, "DHCP") => TraceError {
+                        message: prev
+                            .message
+                            .replacen("no DHCP packets", "no DHCP or DNS packets", 1)
+                            .replacen("port 67 or 68", "port 67, 68 or 53", 1),
+                        ..prev
+                    },
+                    _ => e,
+                });
                 continue;
             }
+            Err(e) => return Err(e),
         };
         let ex = exchanges(&trace, rules.as_ref())?;
         let writer = writer_for(p).ok_or_else(|| TraceError {
@@ -202,6 +228,7 @@ pub trait CaseWriter {
 pub fn writer_for(protocol: &str) -> Option<Box<dyn CaseWriter>> {
     match protocol {
         "dhcp" => Some(Box::new(DhcpWriter)),
+        "dns" => Some(Box::new(DnsWriter)),
         _ => None,
     }
 }
@@ -958,33 +985,38 @@ impl CaseWriter for DhcpWriter {
                 "{bytewise} request(s) with options replayed byte for byte"
             ));
         }
-        // The YAML reader has an event budget per file: large captures become several files of
-        // at most CASES_PER_FILE cases, each a complete suite.
-        starts.push(y.len());
-        let mut files = Vec::new();
-        for (k, w) in starts
-            .windows(2)
-            .collect::<Vec<_>>()
-            .chunks(CASES_PER_FILE)
-            .enumerate()
-        {
-            let (a, b) = (w[0][0], w[w.len() - 1][1]);
-            let mut head = y[..head_end].to_string();
-            if k > 0 {
-                head = head.replacen(
-                    &format!("suite: {}", q(&opts.name)),
-                    &format!("suite: {}", q(&format!("{}-{}", opts.name, k + 1))),
-                    1,
-                );
-            }
-            head.push_str(&y[a..b]);
-            files.push(head);
-        }
-        if files.is_empty() {
-            files.push(y);
-        }
-        (files, groups.len())
+        (split_files(&y, head_end, starts, &opts.name), groups.len())
     }
+}
+
+/// Splits a suite text into files of at most [`CASES_PER_FILE`] cases: `y[..head_end]` is the
+/// head every file repeats (the second file's suite is `<name>-2`, ...), `starts` where each
+/// case begins. The YAML reader has an event budget per file.
+fn split_files(y: &str, head_end: usize, mut starts: Vec<usize>, name: &str) -> Vec<String> {
+    starts.push(y.len());
+    let mut files = Vec::new();
+    for (k, w) in starts
+        .windows(2)
+        .collect::<Vec<_>>()
+        .chunks(CASES_PER_FILE)
+        .enumerate()
+    {
+        let (a, b) = (w[0][0], w[w.len() - 1][1]);
+        let mut head = y[..head_end].to_string();
+        if k > 0 {
+            head = head.replacen(
+                &format!("suite: {}", q(name)),
+                &format!("suite: {}", q(&format!("{name}-{}", k + 1))),
+                1,
+            );
+        }
+        head.push_str(&y[a..b]);
+        files.push(head);
+    }
+    if files.is_empty() {
+        files.push(y.to_string());
+    }
+    files
 }
 
 /// Cases per generated suite file (the YAML reader allows about a million events per file).
