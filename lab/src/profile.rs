@@ -832,14 +832,22 @@ mod tests {
             .server_extra_ips
             .is_empty());
         let e = Profile::from_yaml_str(
-            &format!("{MINIMAL}lab:\n  server_extra_ips: [192.0.2.1, nope, 192.0.2.9, 192.0.2.9]\n"),
+            &format!(
+                "{MINIMAL}lab:\n  server_extra_ips: [192.0.2.1, nope, 192.0.2.9, 192.0.2.9]\n"
+            ),
             "t",
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("lab.server_extra_ips[0]: 192.0.2.1 must differ"), "{e}");
+        assert!(
+            e.contains("lab.server_extra_ips[0]: 192.0.2.1 must differ"),
+            "{e}"
+        );
         assert!(e.contains("lab.server_extra_ips[1]: `nope`"), "{e}");
-        assert!(e.contains("lab.server_extra_ips[3]: 192.0.2.9 is listed twice"), "{e}");
+        assert!(
+            e.contains("lab.server_extra_ips[3]: 192.0.2.9 is listed twice"),
+            "{e}"
+        );
     }
 
     #[test]
