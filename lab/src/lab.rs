@@ -594,6 +594,11 @@ impl Lab {
             smac = format_mac(l.server_mac),
             sip = l.server_ip,
         );
+        // A multi-homed server (RFC 2131 §4.1): further addresses on the same interface, added
+        // after server_ip so that it stays the primary address the servers take as theirs.
+        for extra in &l.server_extra_ips {
+            server_batch.push_str(&format!("addr add {extra}/{prefix} dev {}\n", n.server_if));
+        }
         let mut client_batch = format!(
             "link set lo up\nlink set {cif} address {cmac}\n",
             cif = n.client_if,

@@ -111,6 +111,9 @@ pub struct LabSettings {
     pub client_mac: [u8; 6],
     /// The server's UDP port (67 for DHCP, 53 for DNS unless set).
     pub server_port: u16,
+    /// Further addresses of the server on its veth end, added after `server_ip` with the same
+    /// prefix length (a multi-homed server, RFC 2131 §4.1). Empty by default.
+    pub server_extra_ips: Vec<Ipv4Addr>,
 }
 
 impl LabSettings {
@@ -252,6 +255,8 @@ mod raw {
         pub server_mac: Option<String>,
         pub client_mac: Option<String>,
         pub server_port: Option<u16>,
+        #[serde(default)]
+        pub server_extra_ips: Vec<String>,
     }
 
     #[derive(Deserialize)]
@@ -539,7 +544,22 @@ fn validate(r: raw::Profile, origin: &str) -> Result<Profile, ProfileError> {
         server_mac,
         client_mac,
         server_port: r.lab.server_port.unwrap_or(default_port),
+        server_extra_ips: Vec::new(),
     };
+    let mut lab = lab;
+    for (i, s) in r.lab.server_extra_ips.iter().enumerate() {
+        let field = format!("lab.server_extra_ips[{i}]");
+        match s.trim().parse::<Ipv4Addr>() {
+            Err(_) => p(format!("{field}: `{s}` is not an IPv4 address")),
+            Ok(a) if a == server_ip || a == client_ip => p(format!(
+                "{field}: {a} must differ from lab.server_ip and lab.client_ip"
+            )),
+            Ok(a) if lab.server_extra_ips.contains(&a) => {
+                p(format!("{field}: {a} is listed twice"))
+            }
+            Ok(a) => lab.server_extra_ips.push(a),
+        }
+    }
     if lab.subnet() != Ipv4Addr::from(u32::from(client_ip) & u32::from(lab.netmask())) {
         p(format!(
             "lab.client_ip: {client_ip} is not in the server's subnet {}/{}",
@@ -793,6 +813,41 @@ mod tests {
         assert_eq!(p.ready.timeout, Duration::from_millis(3000));
         assert_eq!(p.stop.signal, 15);
         assert_eq!(p.stop.grace, Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn server_extra_ips_are_parsed_and_checked() {
+        let p = Profile::from_yaml_str(
+            &format!("{MINIMAL}lab:\n  server_extra_ips: [192.0.2.3, 203.0.113.1]\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            p.lab.server_extra_ips,
+            vec![Ipv4Addr::new(192, 0, 2, 3), Ipv4Addr::new(203, 0, 113, 1)]
+        );
+        assert!(Profile::from_yaml_str(MINIMAL, "t")
+            .unwrap()
+            .lab
+            .server_extra_ips
+            .is_empty());
+        let e = Profile::from_yaml_str(
+            &format!(
+                "{MINIMAL}lab:\n  server_extra_ips: [192.0.2.1, nope, 192.0.2.9, 192.0.2.9]\n"
+            ),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("lab.server_extra_ips[0]: 192.0.2.1 must differ"),
+            "{e}"
+        );
+        assert!(e.contains("lab.server_extra_ips[1]: `nope`"), "{e}");
+        assert!(
+            e.contains("lab.server_extra_ips[3]: 192.0.2.9 is listed twice"),
+            "{e}"
+        );
     }
 
     #[test]
