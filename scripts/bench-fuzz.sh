@@ -80,11 +80,12 @@ dhcp-option=option:router,192.0.2.1
 dhcp-option=option:classless-static-route,0.0.0.0/0,192.0.2.1,10.0.0.0/8,192.0.2.1,198.51.100.0/24,192.0.2.1,203.0.113.128/25,192.0.2.1,203.0.113.7/32,192.0.2.1
 no-ping
 pid-file=$work/dnsmasq.pid
-log-facility=$work/dnsmasq.log
+log-facility=-
 $1
 EOF
     : > "$work/dnsmasq.leases"
-    ip netns exec "$ns_s" dnsmasq -k --conf-file="$work/dnsmasq.conf" --user=root &
+    # As conform's lab does: stderr appended to a file on tmpfs.
+    ip netns exec "$ns_s" dnsmasq -k --conf-file="$work/dnsmasq.conf" --user=root 2>>"$work/dnsmasq.log" &
     dns_pid=$!
     sleep 1
     ip netns exec "$ns_c" /usr/bin/python3 scripts/bench-fuzz-scapy.py "$if_c" "$work/cases.txt" "$N" 2>/dev/null
