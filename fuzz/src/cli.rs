@@ -382,6 +382,9 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
             }
         });
     }
+    // The runtime runs tasks only inside `block_on`: let the handler above register now, so a
+    // Ctrl-C during the lab's start is not lost.
+    rt.block_on(tokio::task::yield_now());
     let h = rt.handle().clone();
     let main = match (&a.target, &a.iface) {
         (Some(t), _) => rt.block_on(start_target(h.clone(), t, &lab_parent(&a), seed)),
