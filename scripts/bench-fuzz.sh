@@ -3,14 +3,21 @@
 #  1. cases per second against dnsmasq: `conform fuzz dhcp` versus a scapy loop
 #     (scripts/bench-fuzz-scapy.py, python3-scapy from Debian) sending the same cases and
 #     awaiting the same replies (case, canary DISCOVER/OFFER/REQUEST/ACK, RELEASE, a RELEASE for
-#     what the case was given). Two server configurations, each run by both tools: dnsmasq as
-#     profiles/dnsmasq.yaml ships it (log-dhcp: a log line per option per packet), and the same
-#     without log-dhcp. Lease files on tmpfs for both tools. conform also reports the CPU time
-#     of the server and its own: a server near one core means conform is server-bound.
+#     what the case was given). Server configurations (VARIANTS), each run by both tools:
+#       shipped  dnsmasq as profiles/dnsmasq.yaml ships it (log-dhcp: ~46 log lines per case,
+#                written to server.log on tmpfs)
+#       quiet    the same without log-dhcp
+#       async    the shipped configuration plus log-async=100 (logging without blocking)
+#     Lease files and logs on tmpfs for both tools. ROUNDS rounds, each running every variant
+#     with scapy then conform back to back, so both sides of a ratio see the same machine load
+#     (the load average is printed per round). conform also reports the CPU time of the server
+#     and its own: a server near one core means conform is server-bound.
 #  2. conform with dnsmasq's lease file on disk (dnsmasq fsyncs every ACK and RELEASE);
 #  3. memory over MEM_CASES cases against the fixture server: RSS at start and end.
 #
-# Usage: sudo scripts/bench-fuzz.sh        (N=5000 SEED=7 MEM_CASES=1000000 by default)
+# Usage: sudo scripts/bench-fuzz.sh
+#   N=5000 SEED=7 ROUNDS=3 VARIANTS="shipped quiet" MEM_CASES=1000000 by default
+#   (MEM_CASES=0 skips part 3, DISK=0 skips part 2).
 # scapy runs the first N cases; conform runs the first 4N (the same N and more of the same
 # campaign, so its rate is measured over more than a second).
 # Needs root, iproute2, dnsmasq, python3-scapy. Everything runs in network namespaces this
@@ -21,12 +28,16 @@ N=${N:-5000}
 CN=$((N * 4))
 SEED=${SEED:-7}
 MEM_CASES=${MEM_CASES:-1000000}
+ROUNDS=${ROUNDS:-3}
+VARIANTS=${VARIANTS:-shipped quiet}
+DISK=${DISK:-1}
 
 cargo build -q --release -p conform -p dhcp-fixture
 bin=target/release/conform
 work=$(mktemp -d /dev/shm/cf-bench.XXXXXX)
 "$bin" fuzz dhcp --export-cases "$work/cases.txt" --cases "$N" --seed "$SEED"
 sed '/^    log-dhcp$/d; s/^name: dnsmasq$/name: dnsmasq-quiet/' profiles/dnsmasq.yaml > "$work/dnsmasq-quiet.yaml"
+sed 's/^    log-dhcp$/    log-dhcp\n    log-async=100/; s/^name: dnsmasq$/name: dnsmasq-async/' profiles/dnsmasq.yaml > "$work/dnsmasq-async.yaml"
 
 id=$$
 ns_s=cfb${id}s ns_c=cfb${id}c if_s=cfb${id}s0 if_c=cfb${id}c0
@@ -56,7 +67,7 @@ for r in 192.0.2.100/30 192.0.2.104/29 192.0.2.112/28 192.0.2.128/26 192.0.2.192
     ip -n "$ns_c" route add local "$r" dev lo
 done
 
-scapy_run() { # $1: "log-dhcp" or ""
+scapy_run() { # $1: the logging lines of dnsmasq.conf
     cat > "$work/dnsmasq.conf" <<EOF
 port=0
 interface=$if_s
@@ -69,11 +80,12 @@ dhcp-option=option:router,192.0.2.1
 dhcp-option=option:classless-static-route,0.0.0.0/0,192.0.2.1,10.0.0.0/8,192.0.2.1,198.51.100.0/24,192.0.2.1,203.0.113.128/25,192.0.2.1,203.0.113.7/32,192.0.2.1
 no-ping
 pid-file=$work/dnsmasq.pid
-log-facility=$work/dnsmasq.log
+log-facility=-
 $1
 EOF
     : > "$work/dnsmasq.leases"
-    ip netns exec "$ns_s" dnsmasq -k --conf-file="$work/dnsmasq.conf" --user=root &
+    # As conform's lab does: stderr appended to a file on tmpfs.
+    ip netns exec "$ns_s" dnsmasq -k --conf-file="$work/dnsmasq.conf" --user=root 2>>"$work/dnsmasq.log" &
     dns_pid=$!
     sleep 1
     ip netns exec "$ns_c" /usr/bin/python3 scripts/bench-fuzz-scapy.py "$if_c" "$work/cases.txt" "$N" 2>/dev/null
@@ -87,25 +99,46 @@ conform_run() { # $1: target; $2: lab directory
 rate_c() { sed -n 's/.*(\([0-9.]*\) cases\/s).*/\1/p' | head -1; }
 rate_s() { sed -n 's/.* rate \([0-9.]*\) .*/\1/p'; }
 
-for variant in shipped quiet; do
-    if [ $variant = shipped ]; then logopt=log-dhcp; target=dnsmasq; else logopt=""; target="$work/dnsmasq-quiet.yaml"; fi
-    echo "=== dnsmasq $variant (log-dhcp $([ -n "$logopt" ] && echo on || echo off)), seed $SEED: scapy $N cases, conform $CN"
-    s_out=$(scapy_run "$logopt")
-    echo "scapy:   $s_out"
-    c_out=$(conform_run "$target" "$work/lab")
-    echo "conform: $(echo "$c_out" | grep 'cases in')"
-    echo "         $(echo "$c_out" | grep 'cpu:')"
-    awk -v c="$(echo "$c_out" | rate_c)" -v s="$(echo "$s_out" | rate_s)" \
-        'BEGIN { printf "ratio conform/scapy: %.1fx\n", c / s }'
+ratios="$work/ratios"
+: > "$ratios"
+for round in $(seq 1 "$ROUNDS"); do
+    echo "=== round $round, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    for variant in $VARIANTS; do
+        case $variant in
+            shipped) logopt=log-dhcp; target=dnsmasq ;;
+            quiet) logopt=""; target="$work/dnsmasq-quiet.yaml" ;;
+            async) logopt=$'log-dhcp\nlog-async=100'; target="$work/dnsmasq-async.yaml" ;;
+            *) echo "unknown variant $variant" >&2; exit 2 ;;
+        esac
+        echo "--- dnsmasq $variant, seed $SEED: scapy $N cases, conform $CN"
+        s_out=$(scapy_run "$logopt")
+        echo "scapy:   $s_out"
+        c_out=$(conform_run "$target" "$work/lab")
+        echo "conform: $(echo "$c_out" | grep 'cases in')"
+        echo "         $(echo "$c_out" | grep 'cpu:')"
+        r=$(awk -v c="$(echo "$c_out" | rate_c)" -v s="$(echo "$s_out" | rate_s)" 'BEGIN { printf "%.1f", c / s }')
+        echo "ratio conform/scapy: ${r}x"
+        echo "$variant $r" >> "$ratios"
+    done
+done
+echo "=== ratios conform/scapy over $ROUNDS rounds (min / median / max)"
+for variant in $VARIANTS; do
+    awk -v v="$variant" '$1 == v { print $2 }' "$ratios" | sort -n | awk -v v="$variant" \
+        '{ a[NR] = $1 } END { printf "%-8s %sx / %sx / %sx\n", v, a[1], a[int((NR + 1) / 2)], a[NR] }'
 done
 
-echo "=== conform, dnsmasq shipped, lease file on disk (conform-out)"
-disk=$(mktemp -d conform-out/bench-fuzz.XXXXXX)
-conform_run dnsmasq "$disk" | grep -E 'cases in|cpu:'
-rm -rf "$disk"
+if [ "$DISK" != 0 ]; then
+    echo "=== conform, dnsmasq shipped, lease file on disk (conform-out)"
+    mkdir -p conform-out
+    disk=$(mktemp -d conform-out/bench-fuzz.XXXXXX)
+    conform_run dnsmasq "$disk" | grep -E 'cases in|cpu:'
+    rm -rf "$disk"
+fi
 
-sed 's#target/debug/dhcp-fixture#target/release/dhcp-fixture#' fixtures/dhcp-fixture/profiles/clean.yaml > "$work/fixture.yaml"
-echo "=== conform, $MEM_CASES cases against the clean fixture (memory)"
-"$bin" fuzz dhcp --target "$work/fixture.yaml" --seed "$SEED" --cases "$MEM_CASES" --no-regressions \
-    --quiet --out "$work/lab" 2>&1 | grep -E 'rss|cases in|finding|cpu:'
+if [ "$MEM_CASES" != 0 ]; then
+    sed 's#target/debug/dhcp-fixture#target/release/dhcp-fixture#' fixtures/dhcp-fixture/profiles/clean.yaml > "$work/fixture.yaml"
+    echo "=== conform, $MEM_CASES cases against the clean fixture (memory)"
+    "$bin" fuzz dhcp --target "$work/fixture.yaml" --seed "$SEED" --cases "$MEM_CASES" --no-regressions \
+        --quiet --out "$work/lab" 2>&1 | grep -E 'rss|cases in|finding|cpu:'
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -326,6 +326,42 @@ struct Shrunk {
     steps: u32,
 }
 
+/// The value tree of case `index` of campaign `seed`.
+fn tree_of(
+    strategy: &BoxedStrategy<FuzzCase>,
+    seed: u64,
+    index: u64,
+) -> (TestRunner, Box<dyn ValueTree<Value = FuzzCase>>) {
+    let mut r = TestRunner::new_with_rng(runner_config(), rng_for(seed, index));
+    match strategy.new_tree(&mut r) {
+        Ok(t) => (r, t),
+        Err(e) => panic!("the fuzz strategy rejected its own input: {e}"),
+    }
+}
+
+/// Counts the violations of one execution and returns those whose signature is new (and not
+/// ignored); they are marked seen.
+fn tally(
+    report: &mut Report,
+    seen: &mut HashSet<String>,
+    ignore: &[String],
+    vs: Vec<Violation>,
+) -> Vec<Violation> {
+    let mut fresh = Vec::new();
+    for v in vs {
+        *report.hits.entry(v.signature.clone()).or_default() += 1;
+        if ignore.iter().any(|p| v.signature.starts_with(p.as_str())) {
+            report.ignored += 1;
+        } else if seen.insert(v.signature.clone()) {
+            fresh.push(v);
+        }
+    }
+    fresh
+}
+
+/// Cases handed from the stream to the campaign between two log trims (and drains).
+const STREAM_CHUNK: u64 = 4096;
+
 /// A running campaign.
 pub struct Campaign<'a> {
     pub cfg: CampaignConfig,
@@ -370,11 +406,7 @@ impl<'a> Campaign<'a> {
     }
 
     fn tree(&self, index: u64) -> (TestRunner, Box<dyn ValueTree<Value = FuzzCase>>) {
-        let mut r = TestRunner::new_with_rng(runner_config(), rng_for(self.cfg.seed, index));
-        match self.strategy.new_tree(&mut r) {
-            Ok(t) => (r, t),
-            Err(e) => panic!("the fuzz strategy rejected its own input: {e}"),
-        }
+        tree_of(&self.strategy, self.cfg.seed, index)
     }
 
     /// Shrinks case `index` with `test` (the failure detail when the case still shows the
@@ -630,10 +662,6 @@ impl<'a> Campaign<'a> {
         Ok(())
     }
 
-    fn ignored(&self, sig: &str) -> bool {
-        self.cfg.ignore.iter().any(|p| sig.starts_with(p.as_str()))
-    }
-
     /// Judges one observed case: counts hits, investigates new signatures, and runs the
     /// differential comparison.
     fn judge_case(
@@ -645,15 +673,7 @@ impl<'a> Campaign<'a> {
         obs: &Observation,
     ) -> Result<(), ExecError> {
         let vs = judge(obs, &exec.env);
-        let mut fresh = Vec::new();
-        for v in vs {
-            *self.report.hits.entry(v.signature.clone()).or_default() += 1;
-            if self.ignored(&v.signature) {
-                self.report.ignored += 1;
-            } else if self.seen.insert(v.signature.clone()) {
-                fresh.push(v);
-            }
-        }
+        let fresh = tally(&mut self.report, &mut self.seen, &self.cfg.ignore, vs);
         for v in fresh {
             if self.report.findings.len() >= self.cfg.max_findings || self.stopped() {
                 break;
@@ -689,6 +709,110 @@ impl<'a> Campaign<'a> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Runs up to [`STREAM_CHUNK`] cases from `*i` on as a stream (see
+    /// [`Executor::run_stream`]), judging each as it completes. A new signature stops the
+    /// stream: the cases in flight are finished and judged, then each new signature is
+    /// investigated. After a canary went unanswered the server is recovered and the cases not
+    /// yet judged run one by one, so a liveness finding is attributed to its case.
+    fn stream_chunk(
+        &mut self,
+        exec: &mut Executor,
+        start: Instant,
+        i: &mut u64,
+        last_status: &mut Instant,
+    ) -> Result<(), ExecError> {
+        let end = match self.cfg.cases {
+            Some(n) => n.min(*i + STREAM_CHUNK),
+            None => *i + STREAM_CHUNK,
+        };
+        let env = exec.env.clone();
+        let mut fresh: Vec<(u64, Violation)> = Vec::new();
+        let mut judged = 0u64;
+        let stalled = {
+            let Campaign {
+                cfg,
+                strategy,
+                stop,
+                bar,
+                report,
+                seen,
+                ..
+            } = &mut *self;
+            let cfg = &*cfg;
+            let mut next_i = *i;
+            let mut next = || {
+                if next_i >= end
+                    || stop.load(Ordering::SeqCst)
+                    || cfg.time.is_some_and(|t| start.elapsed() >= t)
+                {
+                    return None;
+                }
+                let idx = next_i;
+                next_i += 1;
+                Some((idx, tree_of(strategy, cfg.seed, idx).1.current()))
+            };
+            let done0 = *i;
+            let mut done = |idx: u64, obs: Observation| {
+                let vs = judge(&obs, &env);
+                let new = tally(report, seen, &cfg.ignore, vs);
+                judged += 1;
+                let total = done0 + judged;
+                if let Some(b) = bar {
+                    b.inc(1);
+                    if total.is_multiple_of(256) {
+                        b.set_message(format!(
+                            "{:.0} cases/s, {} findings",
+                            total as f64 / start.elapsed().as_secs_f64().max(1e-3),
+                            report.findings.len()
+                        ));
+                    }
+                } else if cfg.progress && last_status.elapsed() >= Duration::from_secs(10) {
+                    *last_status = Instant::now();
+                    eprintln!(
+                        "conform fuzz: {total} cases, {:.0}/s, {} findings, rss {} KiB",
+                        total as f64 / start.elapsed().as_secs_f64(),
+                        report.findings.len(),
+                        rss_kib().0
+                    );
+                }
+                let more = new.is_empty();
+                fresh.extend(new.into_iter().map(|v| (idx, v)));
+                more
+            };
+            exec.run_stream(cfg.pipeline, &mut next, &mut done)?
+        };
+        *i += judged;
+        if !stalled.is_empty() {
+            // Start from a server known to serve (a managed one is restarted: it may be hung,
+            // not dead) before anything is investigated or re-run.
+            if exec.managed() {
+                exec.recover()?;
+            } else {
+                exec.baseline()?;
+            }
+        }
+        for (idx, v) in fresh {
+            if self.report.findings.len() >= self.cfg.max_findings || self.stopped() {
+                break;
+            }
+            self.investigate(exec, idx, &v)?;
+        }
+        for idx in stalled {
+            let case = self.tree(idx).1.current();
+            let obs = exec.run(&case)?;
+            if obs.liveness.is_some() {
+                exec.recover()?;
+            }
+            self.judge_case(exec, None, idx, &case, &obs)?;
+            *i += 1;
+            if let Some(b) = &self.bar {
+                b.inc(1);
+            }
+        }
+        exec.trim_log(64 << 20);
         Ok(())
     }
 
@@ -743,6 +867,13 @@ impl<'a> Campaign<'a> {
                 || self.report.findings.len() >= self.cfg.max_findings
             {
                 break Ok(());
+            }
+            // Without a second server: a stream of cases, `pipeline` in flight.
+            if against.is_none() && self.cfg.pipeline > 1 {
+                if let Err(e) = self.stream_chunk(exec, start, &mut i, &mut last_status) {
+                    break Err(e);
+                }
+                continue;
             }
             // A batch of cases, pipelined; one by one after any liveness doubt.
             let remaining = self.cfg.cases.map_or(u64::MAX, |n| n - i);

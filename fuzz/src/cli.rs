@@ -98,8 +98,9 @@ pub struct DhcpArgs {
     /// without sending anything (for benchmarks against other tools).
     #[arg(long, value_name = "FILE")]
     pub export_cases: Option<PathBuf>,
-    /// Cases in flight at once, each with its own canary (replies are told apart by xid; any
-    /// liveness doubt re-runs the batch one case at a time). 1 = strictly one by one.
+    /// Cases in flight at once, each with its own canary (replies are told apart by xid; a
+    /// finished case is replaced by the next at once; any liveness doubt re-runs the cases in
+    /// flight one at a time). 1 = strictly one by one.
     #[arg(long, default_value_t = 16)]
     pub pipeline: usize,
     /// No progress bar.
@@ -357,12 +358,11 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
         }
         _ => {}
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(r) => r,
+        Ok(r) => Arc::new(r),
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
             return EXIT_HARNESS;
@@ -382,6 +382,9 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
             }
         });
     }
+    // The runtime runs tasks only inside `block_on`: let the handler above register now, so a
+    // Ctrl-C during the lab's start is not lost.
+    rt.block_on(tokio::task::yield_now());
     let h = rt.handle().clone();
     let main = match (&a.target, &a.iface) {
         (Some(t), _) => rt.block_on(start_target(h.clone(), t, &lab_parent(&a), seed)),
@@ -426,6 +429,11 @@ fn run_dhcp(a: DhcpArgs) -> u8 {
         },
         None => None,
     };
+    // The runtime has one thread, this one: every wait runs through `Runtime::block_on`.
+    main.exec.drive_with(rt.clone());
+    if let Some(o) = other.as_mut() {
+        o.exec.drive_with(rt.clone());
+    }
     let xcfg = ExecConfig {
         canary_timeout: Duration::from_millis(a.reply_timeout_ms.max(1)),
         retry_timeout: Duration::from_millis(a.reply_timeout_ms.max(1) * 3),

@@ -17,12 +17,12 @@ use conform_adapters::{Adapter, AdapterError, Incoming};
 use conform_codec::dhcp::raw::Repr;
 use conform_codec::Datagram;
 use conform_lab::Lab;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::Sleep;
 
@@ -95,9 +95,27 @@ pub struct ExecStats {
     pub restarts: u64,
 }
 
+/// What runs an executor's futures. A current-thread runtime (`Runtime::block_on`) runs the
+/// adapter's receive task on the campaign thread itself: a reply then wakes one thread, not a
+/// runtime worker that hands it over to the campaign thread.
+#[derive(Clone)]
+enum Driver {
+    Handle(Handle),
+    Runtime(Arc<Runtime>),
+}
+
+impl Driver {
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        match self {
+            Driver::Handle(h) => h.block_on(f),
+            Driver::Runtime(r) => r.block_on(f),
+        }
+    }
+}
+
 /// Sends cases to one server and watches it. Not `Sync`: one campaign thread owns it.
 pub struct Executor {
-    rt: Handle,
+    rt: Driver,
     adapter: Arc<dyn Adapter>,
     rx: broadcast::Receiver<Incoming>,
     pub env: Env,
@@ -110,6 +128,66 @@ pub struct Executor {
     /// Keep every frame of each execution in [`Observation::frames`].
     pub record: bool,
     name: String,
+}
+
+/// A case in flight in [`Executor::run_stream`].
+struct Slot<T> {
+    token: T,
+    request: Datagram,
+    repr: Repr,
+    xid: u32,
+    canary: u32,
+    mac: [u8; 6],
+    /// 0 awaits the canary's OFFER, 1 its ACK, 2 done.
+    stage: u8,
+    addr: Ipv4Addr,
+    /// When the canary's last message went out.
+    since: Instant,
+    retries: usize,
+    replies: Vec<Incoming>,
+}
+
+/// The adaptive nap of [`Executor::next_incoming_napping`], in microseconds (0: none).
+struct Nap {
+    us: u64,
+    /// Waits since the nap fell to 0 (a probe follows every [`Nap::PROBE`]).
+    idle: u32,
+}
+
+impl Nap {
+    const MIN: u64 = 10;
+    const MAX: u64 = 200;
+    const PROBE: u32 = 64;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.us == 0 {
+            self.idle += 1;
+            if self.idle < Self::PROBE {
+                return None;
+            }
+            self.idle = 0;
+            self.us = Self::MIN;
+        }
+        Some(Duration::from_micros(self.us))
+    }
+
+    /// `arrived` replies after a nap with `outstanding` owed.
+    fn observe(&mut self, arrived: usize, outstanding: usize) {
+        if arrived >= outstanding {
+            self.us /= 2;
+            if self.us < Self::MIN {
+                self.us = 0;
+            }
+        } else {
+            self.us = (self.us * 3 / 2 + 1).min(Self::MAX);
+        }
+    }
+}
+
+impl Default for Nap {
+    fn default() -> Self {
+        Nap { us: 50, idle: 0 }
+    }
 }
 
 struct Canary {
@@ -164,7 +242,7 @@ impl Executor {
         let mut xid_base = (seed ^ (seed >> 32)) as u32;
         xid_base = xid_base.wrapping_mul(0x9e37_79b1) & 0x7fff_ffff;
         Executor {
-            rt,
+            rt: Driver::Handle(rt),
             adapter,
             rx,
             env,
@@ -177,6 +255,14 @@ impl Executor {
             record: false,
             name: name.to_string(),
         }
+    }
+
+    /// Runs this executor's futures with `rt` itself rather than a handle: required for a
+    /// current-thread runtime, whose I/O and spawned tasks (the adapter's receive loop) only
+    /// make progress inside `Runtime::block_on`. `rt` must be the runtime the adapter was
+    /// opened on.
+    pub fn drive_with(&mut self, rt: Arc<Runtime>) {
+        self.rt = Driver::Runtime(rt);
     }
 
     /// The target's name (profile name or interface).
@@ -362,6 +448,188 @@ impl Executor {
         Ok(Some(out))
     }
 
+    /// Runs cases as a stream with up to `window` in flight: whenever a case is done (its
+    /// canary acknowledged), the next one from `next` goes out at once, so the server always
+    /// has work queued while conform judges and generates. Observations are handed to `done`
+    /// in submission order; when `done` returns `false`, no further case is taken from `next`
+    /// and the cases in flight are finished (and handed over) first.
+    ///
+    /// Each case still reaches the server right before its own canary DISCOVER, and replies
+    /// are attributed by xid, as in [`Executor::run_batch`].
+    ///
+    /// Returns the tokens of the cases that were not handed over because a canary went
+    /// unanswered for the canary timeout (a crash, a hang, or a slow server), in submission
+    /// order; empty when the stream ran dry. The caller runs those one by one with
+    /// [`Executor::run`], which attributes the failure to the case that caused it. No frames
+    /// are recorded.
+    pub fn run_stream<T>(
+        &mut self,
+        window: usize,
+        next: &mut dyn FnMut() -> Option<(T, FuzzCase)>,
+        done: &mut dyn FnMut(T, Observation) -> bool,
+    ) -> Result<Vec<T>, ExecError> {
+        let rt = self.rt.clone();
+        rt.block_on(self.stream_async(window.max(1), next, done))
+    }
+
+    async fn stream_async<T>(
+        &mut self,
+        window: usize,
+        next: &mut dyn FnMut() -> Option<(T, FuzzCase)>,
+        done: &mut dyn FnMut(T, Observation) -> bool,
+    ) -> Result<Vec<T>, ExecError> {
+        self.drain()?;
+        let env = self.env.clone();
+        let timeout = self.cfg.canary_timeout;
+        let mut nap = Nap::default();
+        // Slots in submission order; `first` is the sequence number of slots[0].
+        let mut slots: VecDeque<Slot<T>> = VecDeque::with_capacity(window);
+        let mut first: u64 = 0;
+        // xid -> (sequence number, is the canary)
+        let mut owner: HashMap<u32, (u64, bool)> = HashMap::with_capacity(4 * window);
+        let mut frames = Vec::new();
+        let mut feeding = true;
+        let mut tick = self.tick(Instant::now() + timeout);
+        loop {
+            // Fill the window.
+            while feeding && slots.len() < window {
+                let Some((token, case)) = next() else {
+                    feeding = false;
+                    break;
+                };
+                let xid = self.next();
+                let enc = case.encode(&env, xid);
+                let seq = first + slots.len() as u64;
+                owner.insert(xid, (seq, false));
+                self.send(&enc.datagram, "case", &mut frames).await?;
+                let cx = self.next();
+                let k = self.counter;
+                let mac = [0x02, 0xcf, 0xca, (k >> 16) as u8, (k >> 8) as u8, k as u8];
+                owner.insert(cx, (seq, true));
+                self.send(
+                    &canary_message(&env, 1, cx, mac, None),
+                    "canary DHCPDISCOVER",
+                    &mut frames,
+                )
+                .await?;
+                self.stats.executions += 1;
+                slots.push_back(Slot {
+                    token,
+                    request: enc.datagram,
+                    repr: enc.repr,
+                    xid,
+                    canary: cx,
+                    mac,
+                    stage: 0,
+                    addr: Ipv4Addr::UNSPECIFIED,
+                    since: Instant::now(),
+                    retries: 0,
+                    replies: Vec::new(),
+                });
+            }
+            // Hand over finished cases in order.
+            while slots.front().is_some_and(|s| s.stage == 2) {
+                let Some(s) = slots.pop_front() else { break };
+                first += 1;
+                owner.remove(&s.xid);
+                owner.remove(&s.canary);
+                let obs = Observation {
+                    xid: s.xid,
+                    request: s.request,
+                    replies: s.replies,
+                    liveness: None,
+                    slow: false,
+                    frames: Vec::new(),
+                };
+                if !done(s.token, obs) {
+                    feeding = false;
+                }
+            }
+            if slots.is_empty() {
+                if feeding {
+                    continue;
+                }
+                return Ok(Vec::new());
+            }
+            // Wait for the next reply; the oldest unanswered canary sets the deadline.
+            let deadline = slots
+                .iter()
+                .filter(|s| s.stage < 2)
+                .map(|s| s.since)
+                .min()
+                .unwrap_or_else(Instant::now)
+                + timeout;
+            let outstanding = slots.iter().filter(|s| s.stage < 2).count();
+            let Some(inc) = self
+                .next_incoming_napping(deadline, &mut tick, &mut nap, outstanding)
+                .await?
+            else {
+                let alive = self.lab.as_ref().is_none_or(|l| l.server_alive());
+                if alive && Instant::now() < deadline {
+                    continue;
+                }
+                return Ok(slots.into_iter().map(|s| s.token).collect());
+            };
+            self.stats.received += 1;
+            let Some(x) = xid_of(&inc.datagram) else {
+                continue;
+            };
+            let Some(&(seq, is_canary)) = owner.get(&x) else {
+                continue;
+            };
+            let Some(slot) = slots.get_mut((seq - first) as usize) else {
+                continue;
+            };
+            if !is_canary {
+                slot.replies.push(inc);
+                continue;
+            }
+            let Some((2, t, yiaddr)) = quick(&inc.datagram.payload) else {
+                continue;
+            };
+            match (slot.stage, t) {
+                (0, Some(2)) => {
+                    slot.stage = 1;
+                    slot.addr = yiaddr;
+                    slot.since = Instant::now();
+                    let m = canary_message(&env, 3, slot.canary, slot.mac, Some(yiaddr));
+                    self.send(&m, "canary DHCPREQUEST", &mut frames).await?;
+                }
+                // Canaries in flight may be offered the same address (servers need not
+                // reserve an offered address): the loser of the race is NAKed and starts over.
+                (1, Some(6)) if slot.retries < window => {
+                    slot.retries += 1;
+                    slot.stage = 0;
+                    slot.since = Instant::now();
+                    let m = canary_message(&env, 1, slot.canary, slot.mac, None);
+                    self.send(&m, "canary DHCPDISCOVER", &mut frames).await?;
+                }
+                (1, Some(5)) => {
+                    slot.stage = 2;
+                    let m = canary_message(&env, 7, slot.canary, slot.mac, Some(slot.addr));
+                    // Leave the pool as it was: release what the case itself was given.
+                    let mut rels = vec![m];
+                    for i in &slot.replies {
+                        let r = Repr::parse(&i.datagram.payload);
+                        if reply_type(&r) == Some(5) && env.assignable(r.yiaddr) {
+                            let x = self.next();
+                            rels.push(release_for(&env, &slot.repr, r.yiaddr, x));
+                        }
+                    }
+                    for (k, m) in rels.iter().enumerate() {
+                        let label = if k == 0 {
+                            "canary DHCPRELEASE"
+                        } else {
+                            "cleanup DHCPRELEASE"
+                        };
+                        self.send(m, label, &mut frames).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// The timer of one wait: it fires every 20 ms for a managed server (whose process is
     /// then checked, so a crash is known at once) and at the deadline. One timer per wait, reset
     /// in place: registering a timer from outside the runtime's workers wakes its time driver,
@@ -409,6 +677,40 @@ impl Executor {
                 }
             }
         }
+    }
+
+    /// [`Executor::next_incoming`], after a nap when the server is the slower side.
+    ///
+    /// A reply that finds conform asleep in `epoll_wait` makes the *server's* send wake it
+    /// (an inter-processor interrupt in a VM): against dnsmasq that was about 10% of the
+    /// server's CPU per case. When the stream has work queued at the server, conform instead
+    /// sleeps a short while without waiting on the socket (the server's sends then only queue
+    /// the frame) and collects everything that arrived in one go. The nap adapts: it halves
+    /// when everything outstanding was answered within it (the server may have gone idle: a
+    /// fast server, where conform is the bottleneck) and grows to at most [`Nap::MAX`] when
+    /// replies are still owed; below [`Nap::MIN`] conform blocks as usual and probes again
+    /// now and then.
+    async fn next_incoming_napping(
+        &mut self,
+        deadline: Instant,
+        tick: &mut Pin<Box<Sleep>>,
+        nap: &mut Nap,
+        outstanding: usize,
+    ) -> Result<Option<Incoming>, ExecError> {
+        match self.rx.try_recv() {
+            Ok(i) => return Ok(Some(i)),
+            Err(TryRecvError::Lagged(_)) | Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Closed) => return Err(ExecError::Closed),
+        }
+        if let Some(d) = nap.next().filter(|_| outstanding > 0) {
+            std::thread::sleep(d);
+            // The first yield lets the runtime poll the socket without blocking; the second
+            // runs the adapter's receive task on what it found.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            nap.observe(self.rx.len(), outstanding);
+        }
+        self.next_incoming(deadline, tick).await
     }
 
     fn drain(&mut self) -> Result<(), ExecError> {
@@ -676,5 +978,32 @@ impl Executor {
         self.stats.restarts += 1;
         self.pid = lab.server_pid();
         self.baseline()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Nap;
+    use std::time::Duration;
+
+    #[test]
+    fn nap_halves_when_the_server_caught_up_and_grows_while_replies_are_owed() {
+        let mut n = Nap::default();
+        assert_eq!(n.next(), Some(Duration::from_micros(50)));
+        // Everything owed arrived within the nap: the server may have idled.
+        n.observe(16, 16);
+        assert_eq!(n.next(), Some(Duration::from_micros(25)));
+        n.observe(16, 16);
+        n.observe(16, 16);
+        // Below the minimum: block as usual, probe again after PROBE waits.
+        for _ in 1..Nap::PROBE {
+            assert_eq!(n.next(), None);
+        }
+        assert_eq!(n.next(), Some(Duration::from_micros(Nap::MIN)));
+        // Replies still owed: the nap grows, up to the maximum.
+        for _ in 0..20 {
+            n.observe(2, 16);
+        }
+        assert_eq!(n.next(), Some(Duration::from_micros(Nap::MAX)));
     }
 }
