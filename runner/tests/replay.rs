@@ -4,29 +4,12 @@
 
 use conform_codec::dhcp::raw::Repr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn conform(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_conform"))
-        .args(args)
-        .current_dir(workspace())
-        .output()
-        .expect("run conform")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod support;
+use support::{conform, have, is_root, text, workspace};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("conform-replay-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    support::tmp("replay", name)
 }
 
 const CLIENTS: &[&str] = &["dhclient", "dhcpcd", "udhcpc", "networkd"];
@@ -375,22 +358,9 @@ fn bad_captures_give_exit_2_naming_file_and_packet() {
     }
 }
 
-fn have(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-        || Path::new("/usr/sbin").join(bin).is_file()
-}
-
 #[test]
 fn live_replay_of_the_corpus_against_dnsmasq() {
-    // SAFETY of the check: reading our own effective uid via /proc, no libc call needed.
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
+    if !is_root() {
         eprintln!("SKIPPED: live replay needs root (network namespaces, raw sockets)");
         return;
     }

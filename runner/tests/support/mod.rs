@@ -1,0 +1,53 @@
+//! Helpers shared by the CLI-level integration tests (`mod support;` in each test file): run
+//! the built `conform` binary from the workspace root, make a fresh temporary directory, and
+//! tell whether a live test can run here (root, a server binary on the PATH).
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the `conform` binary of this build with `args`, from the workspace root.
+pub fn conform(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_conform"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .expect("run conform")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A fresh, empty directory `<tmp>/conform-<suite>-test-<pid>-<name>`.
+pub fn tmp(suite: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "conform-{suite}-test-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Whether `bin` is on the PATH (or in /usr/sbin, where Debian puts servers).
+pub fn have(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        || Path::new("/usr/sbin").join(bin).is_file()
+}
+
+/// Whether this process runs as root (effective uid 0), read from /proc: no libc call.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
