@@ -211,6 +211,29 @@ fn list_numbers(v: &[usize]) -> String {
     s.join(", ")
 }
 
+/// The head every replayed case shares (id, title, the capture and packet range as its spec,
+/// level INTEROP, the quoted rule, tag `replay`), written by each protocol's writer.
+pub(crate) fn case_head(
+    y: &mut String,
+    id: &str,
+    title: &str,
+    source: &str,
+    range: &str,
+    text: &str,
+) {
+    let _ = writeln!(y, "  - id: {}", q(id));
+    let _ = writeln!(y, "    title: {}", q(title));
+    let _ = writeln!(
+        y,
+        "    spec: {{ doc: {}, section: {} }}",
+        q(&format!("capture {source}")),
+        q(range)
+    );
+    let _ = writeln!(y, "    level: INTEROP");
+    let _ = writeln!(y, "    text: {}", q(text));
+    let _ = writeln!(y, "    tags: [replay]");
+}
+
 /// Writes exchanges of one protocol as a suite.
 pub trait CaseWriter {
     /// The suite YAML (one text per file) and its number of cases.
@@ -893,22 +916,14 @@ impl CaseWriter for DhcpWriter {
                 .map(|b| format!("{b:02x}"))
                 .collect::<Vec<_>>()
                 .join(":");
-            let id = format!("{}-{}", opts.name, ci + 1);
-            let _ = writeln!(y, "  - id: {}", q(&id));
-            let _ = writeln!(
-                y,
-                "    title: {}",
-                q(&format!("{} (client {client}, {range})", kinds.join(", ")))
+            case_head(
+                &mut y,
+                &format!("{}-{}", opts.name, ci + 1),
+                &format!("{} (client {client}, {range})", kinds.join(", ")),
+                source,
+                &range,
+                &format!("The server answers the client's captured requests ({range} of {source}) as the captured server did, under the replay rules of docs/pcap.md."),
             );
-            let _ = writeln!(
-                y,
-                "    spec: {{ doc: {}, section: {} }}",
-                q(&format!("capture {source}")),
-                q(&range)
-            );
-            let _ = writeln!(y, "    level: INTEROP");
-            let _ = writeln!(y, "    text: {}", q(&format!("The server answers the client's captured requests ({range} of {source}) as the captured server did, under the replay rules of docs/pcap.md.")));
-            let _ = writeln!(y, "    tags: [replay]");
             let waits: u128 = steps
                 .iter()
                 .map(|s| match s {

@@ -17,7 +17,7 @@
 //! present/absent, version and DO as captured; RA, AD, the EDNS payload and options not
 //! compared.
 
-use super::{dur, list_numbers, q, CaseWriter, ImportOptions};
+use super::{case_head, dur, list_numbers, q, CaseWriter, ImportOptions};
 use conform_adapters::pcap_replay::{Exchange, TracePacket, TraceRules};
 use conform_codec::dns::catalogue::{name_in, type_name, CLASSES, EDNS_OPTIONS, OPCODES, RCODES};
 use conform_codec::dns::wire::{self, flag, Message, Section, EDNS_DO, TYPE_OPT};
@@ -320,22 +320,14 @@ impl CaseWriter for DnsWriter {
                 .map(|(_, c)| c.kind.to_string())
                 .unwrap_or_else(|| "(none)".into());
             let client = client_of(&e.request.datagram);
-            let id = format!("{}-{}", opts.name, ci + 1);
-            let _ = writeln!(y, "  - id: {}", q(&id));
-            let _ = writeln!(
-                y,
-                "    title: {}",
-                q(&format!("{kind} → {answer} (client {client}, {range})"))
+            case_head(
+                &mut y,
+                &format!("{}-{}", opts.name, ci + 1),
+                &format!("{kind} → {answer} (client {client}, {range})"),
+                source,
+                &range,
+                &format!("The server answers the captured query ({range} of {source}) as the captured server did, under the DNS replay rules of docs/pcap.md."),
             );
-            let _ = writeln!(
-                y,
-                "    spec: {{ doc: {}, section: {} }}",
-                q(&format!("capture {source}")),
-                q(&range)
-            );
-            let _ = writeln!(y, "    level: INTEROP");
-            let _ = writeln!(y, "    text: {}", q(&format!("The server answers the captured query ({range} of {source}) as the captured server did, under the DNS replay rules of docs/pcap.md.")));
-            let _ = writeln!(y, "    tags: [replay]");
             let wait = match e.replies.first() {
                 Some(_) => opts.receive_timeout,
                 None => opts.silence,
