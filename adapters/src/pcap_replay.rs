@@ -667,12 +667,47 @@ fn read_pcapng(src: &mut Source<'_>, sink: &mut Sink<'_, '_>) -> Result<(), Read
                     ))
                 }
             };
+            let ts = match parser.interfaces().get(iface as usize) {
+                Some(i) => scale_ts(ts, &i.options),
+                None => ts,
+            };
             let at =
                 src.offset + (data.as_ptr() as usize).saturating_sub(w.as_ptr() as usize) as u64;
             sink.packet(n, linktype, ts, &data, orig_len, at)?;
         }
         src.consume(used);
     }
+}
+
+/// The time of a pcapng packet block. pcap-file hands over the block's 64-bit timestamp as
+/// if it counted nanoseconds; it counts units of the interface's `if_tsresol` (10^-6 s when
+/// the option is absent, as dumpcap writes; 10^-n or 2^-n s when present).
+fn scale_ts(
+    raw: Duration,
+    options: &[pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption<'_>],
+) -> Duration {
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption as O;
+    let units = raw.as_nanos();
+    let resol = options
+        .iter()
+        .find_map(|o| match o {
+            O::IfTsResol(r) => Some(*r),
+            _ => None,
+        })
+        .unwrap_or(6);
+    let nanos = if resol & 0x80 == 0 {
+        let exp = u32::from(resol & 0x7f);
+        if exp <= 9 {
+            units.saturating_mul(10u128.pow(9 - exp))
+        } else {
+            units / 10u128.pow((exp - 9).min(38))
+        }
+    } else {
+        // 2^-n seconds per unit.
+        let exp = u32::from(resol & 0x7f).min(127);
+        (units.saturating_mul(1_000_000_000)) >> exp
+    };
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// Whether a datagram is a client's request or a server's reply.

@@ -163,6 +163,12 @@ fn full(frames: Vec<Vec<u8>>) -> Vec<(Vec<u8>, u32)> {
 
 /// A pcapng file: SHB, one IDB, an EPB per frame.
 fn pcapng(linktype: u16, frames: &[Vec<u8>]) -> Vec<u8> {
+    pcapng_at(linktype, frames, None, 0)
+}
+
+/// The same, with an optional `if_tsresol` option in the IDB and every EPB stamped `ts`
+/// (in the interface's units).
+fn pcapng_at(linktype: u16, frames: &[Vec<u8>], tsresol: Option<u8>, ts: u64) -> Vec<u8> {
     let mut b = Vec::new();
     let block = |b: &mut Vec<u8>, ty: u32, body: &[u8]| {
         let len = 12 + body.len().div_ceil(4) * 4;
@@ -182,12 +188,19 @@ fn pcapng(linktype: u16, frames: &[Vec<u8>]) -> Vec<u8> {
     idb.extend_from_slice(&linktype.to_le_bytes());
     idb.extend_from_slice(&0u16.to_le_bytes());
     idb.extend_from_slice(&0u32.to_le_bytes());
+    if let Some(r) = tsresol {
+        // if_tsresol (9), length 1, padded to 4; then opt_endofopt.
+        idb.extend_from_slice(&9u16.to_le_bytes());
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&[r, 0, 0, 0]);
+        idb.extend_from_slice(&[0, 0, 0, 0]);
+    }
     block(&mut b, 1, &idb);
     for f in frames {
         let mut epb = Vec::new();
         epb.extend_from_slice(&0u32.to_le_bytes());
-        epb.extend_from_slice(&0u32.to_le_bytes());
-        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
         epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
         epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
         epb.extend_from_slice(f);
@@ -204,6 +217,42 @@ fn err_of(name: &str, bytes: &[u8]) -> String {
     parse_trace(Path::new(name), bytes, &filter())
         .expect_err("must be rejected")
         .to_string()
+}
+
+#[test]
+fn pcapng_times_follow_the_interface_resolution() {
+    // No if_tsresol: microseconds (dumpcap's default).
+    let t = parse_trace(
+        Path::new("a.pcapng"),
+        &pcapng_at(1, &dora(), None, 1_700_000_000_250_000),
+        &filter(),
+    )
+    .unwrap();
+    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
+    // if_tsresol 9: nanoseconds (what conform's recorder writes).
+    let t = parse_trace(
+        Path::new("a.pcapng"),
+        &pcapng_at(1, &dora(), Some(9), 1_700_000_000_250_000_000),
+        &filter(),
+    )
+    .unwrap();
+    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
+    // if_tsresol 3: milliseconds.
+    let t = parse_trace(
+        Path::new("a.pcapng"),
+        &pcapng_at(1, &dora(), Some(3), 1_700_000_000_250),
+        &filter(),
+    )
+    .unwrap();
+    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
+    // if_tsresol 0x8a: 2^-10 s units (1024 units = 1 s).
+    let t = parse_trace(
+        Path::new("a.pcapng"),
+        &pcapng_at(1, &dora(), Some(0x8a), 1_700_000_000 * 1024 + 256),
+        &filter(),
+    )
+    .unwrap();
+    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
 }
 
 #[test]

@@ -44,7 +44,9 @@ pub fn write(events: &[RunEvent], case: Option<&str>, w: impl Write) -> Result<u
         snaplen: 0,
         options: vec![
             InterfaceDescriptionOption::IfName(Cow::Borrowed("conform")),
-            InterfaceDescriptionOption::IfTsResol(3),
+            // pcap-file writes an EPB timestamp as nanoseconds whatever the interface says,
+            // so the interface must declare 10^-9 (9); readers scale by this option.
+            InterfaceDescriptionOption::IfTsResol(9),
         ],
     };
     writer

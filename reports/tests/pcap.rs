@@ -130,6 +130,8 @@ fn every_packet_has_a_comment_and_tshark_reads_it() {
             "dhcp.id",
             "-e",
             "frame.comment",
+            "-e",
+            "frame.time_epoch",
         ])
         .output()
         .unwrap();
@@ -153,6 +155,10 @@ fn every_packet_has_a_comment_and_tshark_reads_it() {
         "{}",
         lines[1]
     );
+    // Packet times are the run's wall-clock start plus the event time (1 ms and 2 ms): the
+    // interface must declare the resolution the timestamps are written in.
+    assert!(lines[0].ends_with("|1795000000.001000000"), "{}", lines[0]);
+    assert!(lines[1].ends_with("|1795000000.002000000"), "{}", lines[1]);
 }
 
 #[test]
