@@ -42,7 +42,7 @@ sign() {
             dnssec-dsfromkey -2 "$K/Ksecure.signed.test.+008+26564.key"
         fi
     } > "$tmp/$zone.in"
-    dnssec-signzone -q -o "$zone." -N keep -s "$INCEPTION" -e "$EXPIRATION" -x -O full \
+    dnssec-signzone -q -d "$tmp" -o "$zone." -N keep -s "$INCEPTION" -e "$EXPIRATION" -x -O full \
         -K "$K" -f "$tmp/$zone.out" -k "$ksk" "$@" "$tmp/$zone.in" "$zsk" >/dev/null
     {
         echo "; $zone, signed by ci/sign-zone.sh from profiles/zones/$zone.zone with the TEST"
