@@ -16,7 +16,10 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-packages="unbound nsd knot bind9 pdns-server pdns-backend-bind dnsmasq-base dnsutils knot-dnsutils iproute2"
+# bind9-utils: dnssec-signzone and dnssec-dsfromkey for ci/sign-zone.sh (regenerating the signed
+# lab zones; bind9 depends on it anyway). pdnsutil (pdns-server) creates the bind backend's
+# DNSSEC database at lab start (profiles/pdns.yaml).
+packages="unbound nsd knot bind9 bind9-utils pdns-server pdns-backend-bind dnsmasq-base dnsutils knot-dnsutils iproute2"
 
 # 1. Forbid package scripts to start services (they would listen in the ROOT namespace).
 policy=/usr/sbin/policy-rc.d

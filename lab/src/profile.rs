@@ -804,6 +804,34 @@ mod tests {
     }
 
     #[test]
+    fn signed_zone_copies_match_the_signed_files() {
+        // Profiles embed their files, so the signed zones are inlined; ci/sign-zone.sh rewrites
+        // the copies with the signed files. A copy edited by hand, or a re-signing without
+        // the rewrite, would serve different RRSIGs from different servers.
+        let signed = include_str!("../../profiles/zones/signed.test.zone.signed");
+        let nsec3 = include_str!("../../profiles/zones/signed3.test.zone.signed");
+        for n in ["nsd", "knot", "bind9", "pdns", "unbound"] {
+            let p = Profile::builtin(n).unwrap().unwrap();
+            assert_eq!(p.files["signed.test.zone"], signed, "{n}: signed.test.zone");
+            assert_eq!(
+                p.files["signed3.test.zone"], nsec3,
+                "{n}: signed3.test.zone"
+            );
+            assert_eq!(p.params["signed_zone"], "signed.test.", "{n}");
+            assert_eq!(p.params["nsec3_zone"], "signed3.test.", "{n}");
+        }
+        // The DNSKEY RRset of signed.test is over 512 bytes on its own (two 2048-bit RSA
+        // keys: a 260-byte public key each, plus owner, header and 4 bytes of RDATA fields),
+        // which T-03 and genreport edns@512 rely on; the public keys alone are over 512.
+        let keys: usize = signed
+            .lines()
+            .filter(|l| l.contains(" IN DNSKEY "))
+            .map(|l| l.split(' ').skip(7).collect::<String>().len() * 3 / 4)
+            .sum();
+        assert!(keys > 512, "DNSKEY RDATA {keys} bytes");
+    }
+
+    #[test]
     fn minimal_profile_gets_defaults() {
         let p = Profile::from_yaml_str(MINIMAL, "t").unwrap();
         assert_eq!(p.lab.prefix_len, 24);
