@@ -221,38 +221,26 @@ fn err_of(name: &str, bytes: &[u8]) -> String {
 
 #[test]
 fn pcapng_times_follow_the_interface_resolution() {
-    // No if_tsresol: microseconds (dumpcap's default).
-    let t = parse_trace(
-        Path::new("a.pcapng"),
-        &pcapng_at(1, &dora(), None, 1_700_000_000_250_000),
-        &filter(),
-    )
-    .unwrap();
-    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
-    // if_tsresol 9: nanoseconds (what conform's recorder writes).
-    let t = parse_trace(
-        Path::new("a.pcapng"),
-        &pcapng_at(1, &dora(), Some(9), 1_700_000_000_250_000_000),
-        &filter(),
-    )
-    .unwrap();
-    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
-    // if_tsresol 3: milliseconds.
-    let t = parse_trace(
-        Path::new("a.pcapng"),
-        &pcapng_at(1, &dora(), Some(3), 1_700_000_000_250),
-        &filter(),
-    )
-    .unwrap();
-    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
-    // if_tsresol 0x8a: 2^-10 s units (1024 units = 1 s).
-    let t = parse_trace(
-        Path::new("a.pcapng"),
-        &pcapng_at(1, &dora(), Some(0x8a), 1_700_000_000 * 1024 + 256),
-        &filter(),
-    )
-    .unwrap();
-    assert_eq!(t.packets[0].ts.as_millis(), 1_700_000_000_250);
+    // (if_tsresol option, timestamp in those units): each is 1,700,000,000.250 s.
+    let cases: [(Option<u8>, u64); 4] = [
+        // Absent: microseconds (dumpcap's default).
+        (None, 1_700_000_000_250_000),
+        // 9: nanoseconds (what conform's recorder writes).
+        (Some(9), 1_700_000_000_250_000_000),
+        // 3: milliseconds.
+        (Some(3), 1_700_000_000_250),
+        // 0x8a: units of 2^-10 s (1024 units = 1 s).
+        (Some(0x8a), 1_700_000_000 * 1024 + 256),
+    ];
+    for (resol, ts) in cases {
+        let bytes = pcapng_at(1, &dora(), resol, ts);
+        let t = parse_trace(Path::new("a.pcapng"), &bytes, &filter()).unwrap();
+        assert_eq!(
+            t.packets[0].ts.as_millis(),
+            1_700_000_000_250,
+            "if_tsresol {resol:?}"
+        );
+    }
 }
 
 #[test]
