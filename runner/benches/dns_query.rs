@@ -14,7 +14,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 400;
+/// Queries per side; `CONFORM_BENCH_ROUNDS` overrides it (longer runs for profiling).
+fn rounds() -> usize {
+    std::env::var("CONFORM_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(400)
+}
 
 fn main() {
     if Command::new("sh")
@@ -141,7 +147,8 @@ async fn bench() {
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let emitter = Emitter::new(tx);
     let (mut plain, mut through) = (Vec::new(), Vec::new());
-    for i in 0..ROUNDS + 20 {
+    let rounds = rounds();
+    for i in 0..rounds + 20 {
         let s = sock.clone();
         let q = query.clone();
         let took = tokio::spawn(async move {
@@ -186,7 +193,7 @@ async fn bench() {
     drop(emitter);
     let _ = drain.await;
     let (p, c) = (median(plain), median(through));
-    println!("SOA query to NSD on loopback, {ROUNDS} queries each, interleaved:");
+    println!("SOA query to NSD on loopback, {rounds} queries each, interleaved:");
     println!("  plain UDP client:     median {p:?}");
     println!("  conform (suite case): median {c:?}");
     println!(
