@@ -33,8 +33,10 @@ pub struct DnsView {
     payload: Vec<u8>,
     meta: Meta,
     msg: Message,
-    /// `sections[s]` for s in 1..=3.
-    sections: [SecCache; 4],
+    /// `sections[s]` for s in 1..=3, allocated when a list field is first read: inline, the
+    /// twenty cells made every view a large allocation (glibc then consolidates its free
+    /// lists, which showed in the per-query profile), and most matches read no list.
+    sections: OnceLock<Box<[SecCache; 4]>>,
     q_name: OnceLock<Value>,
     q_name_raw: OnceLock<Value>,
     edns_options: OnceLock<Value>,
@@ -84,7 +86,7 @@ impl DnsView {
             payload,
             meta,
             msg,
-            sections: Default::default(),
+            sections: OnceLock::new(),
             q_name: OnceLock::new(),
             q_name_raw: OnceLock::new(),
             edns_options: OnceLock::new(),
@@ -122,6 +124,15 @@ impl DnsView {
     fn rdata(&self, r: &Record) -> String {
         wire::rdata_text(&self.payload, r)
             .unwrap_or_else(|_| wire::generic_rdata(&self.payload[r.rdata.clone()]))
+    }
+
+    /// The summary's ` [transport]` suffix, when the meta names one.
+    fn push_transport(&self, s: &mut String) {
+        if let Some(t) = self.transport() {
+            s.push_str(" [");
+            s.push_str(t);
+            s.push(']');
+        }
     }
 
     fn transport(&self) -> Option<&str> {
@@ -248,7 +259,7 @@ impl Decoded for DnsView {
             }
             id::SEC_NAMES | id::SEC_TYPES | id::SEC_CLASSES | id::SEC_TTLS | id::SEC_RDATA => {
                 let s = Section::from_index(f.arg)?;
-                let c = self.sections.get(s as usize)?;
+                let c = self.sections.get_or_init(Box::default).get(s as usize)?;
                 match f.id {
                     id::SEC_NAMES => {
                         self.section_list(s, &c.names, |r| Value::Str(r.name.text.clone()))
@@ -319,33 +330,41 @@ impl Decoded for DnsView {
     }
 
     fn summary(&self) -> String {
+        // Written into one buffer: the summary is built for every message sent and received
+        // (events), so it is on the per-query path.
+        use std::fmt::Write as _;
         let m = &self.msg;
-        let t = self
-            .transport()
-            .map(|t| format!(" [{t}]"))
-            .unwrap_or_default();
+        let mut s = String::with_capacity(96);
         let Some(h) = m.header else {
             if self.payload.is_empty() {
-                return format!("DNS (no payload){t}");
+                s.push_str("DNS (no payload)");
+            } else {
+                let _ = write!(s, "DNS malformed ({} bytes)", self.payload.len());
             }
-            return format!("DNS malformed ({} bytes){t}", self.payload.len());
+            self.push_transport(&mut s);
+            return s;
         };
-        let mut s = format!(
-            "DNS {} id={} {}",
+        let _ = write!(
+            s,
+            "DNS {} id={} ",
             if h.bit(flag::QR) { "R" } else { "Q" },
-            h.id,
-            name_in(OPCODES, h.opcode().into())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("OPCODE{}", h.opcode()))
+            h.id
         );
+        match name_in(OPCODES, h.opcode().into()) {
+            Some(n) => s.push_str(n),
+            None => {
+                let _ = write!(s, "OPCODE{}", h.opcode());
+            }
+        }
         if h.bit(flag::QR) {
             let rc = i64::from(m.ext_rcode().unwrap_or(0));
             s.push(' ');
-            s.push_str(
-                &name_in(RCODES, rc)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("RCODE{rc}")),
-            );
+            match name_in(RCODES, rc) {
+                Some(n) => s.push_str(n),
+                None => {
+                    let _ = write!(s, "RCODE{rc}");
+                }
+            }
         }
         for (b, n) in [
             (flag::AA, "aa"),
@@ -362,40 +381,43 @@ impl Decoded for DnsView {
             }
         }
         if let Some(q) = m.questions.first() {
-            let ty = q
-                .qtype
-                .map(|x| {
-                    catalogue::type_name(x)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("TYPE{x}"))
-                })
-                .unwrap_or_default();
-            s.push_str(&format!(" {} {ty}", q.name.text));
+            s.push(' ');
+            s.push_str(&q.name.text);
+            s.push(' ');
+            if let Some(x) = q.qtype {
+                match catalogue::type_name(x) {
+                    Some(n) => s.push_str(n),
+                    None => {
+                        let _ = write!(s, "TYPE{x}");
+                    }
+                }
+            }
         }
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             " an={} ns={} ar={}",
             m.section(Section::Answer).count(),
             m.section(Section::Authority).count(),
             m.section(Section::Additional).count()
-        ));
+        );
         if let Some(o) = m.opts.first() {
-            s.push_str(&format!(" edns(v{} {}", o.version, o.payload));
+            let _ = write!(s, " edns(v{} {}", o.version, o.payload);
             if o.flags & EDNS_DO != 0 {
                 s.push_str(" do");
             }
             if m.opts.len() > 1 {
-                s.push_str(&format!(" x{}", m.opts.len()));
+                let _ = write!(s, " x{}", m.opts.len());
             }
             s.push(')');
         }
         if let Some(x) = m.malformations.first() {
-            s.push_str(&format!(" MALFORMED: {x}"));
+            let _ = write!(s, " MALFORMED: {x}");
         }
         let tr = m.trailing(&self.payload).len();
         if tr > 0 {
-            s.push_str(&format!(" +{tr} trailing"));
+            let _ = write!(s, " +{tr} trailing");
         }
-        s.push_str(&t);
+        self.push_transport(&mut s);
         s
     }
 

@@ -148,6 +148,12 @@ pub struct WireName {
 
 /// Reads a (possibly compressed) name at `start`. Never panics.
 pub fn read_name(msg: &[u8], start: usize) -> WireName {
+    read_name_as(msg, start, true)
+}
+
+/// [`read_name`], building the presentation text only when `collect` is set (checking RDATA
+/// names during [`Message::parse`] needs the end and the error, not the text).
+fn read_name_as(msg: &[u8], start: usize, collect: bool) -> WireName {
     let mut text = String::new();
     let mut pos = start;
     let mut end: Option<usize> = None;
@@ -176,7 +182,7 @@ pub fn read_name(msg: &[u8], start: usize) -> WireName {
                     error = Some(format!("name longer than {MAX_NAME_LEN} octets"));
                     // Keep reading to find the end, but stop collecting text.
                 }
-                if error.is_none() {
+                if error.is_none() && collect {
                     push_label(&mut text, label);
                 }
                 pos += 1 + usize::from(len);
@@ -218,7 +224,7 @@ pub fn read_name(msg: &[u8], start: usize) -> WireName {
             }
         }
     }
-    if text.is_empty() && error.is_none() {
+    if text.is_empty() && error.is_none() && collect {
         text.push('.');
     }
     WireName {
@@ -443,7 +449,7 @@ impl Message {
                 if rtype == TYPE_OPT {
                     let opt = read_opt(msg, &rec, m.records.len(), &mut m.malformations);
                     m.opts.push(opt);
-                } else if let Err(e) = rdata_text(msg, &rec) {
+                } else if let Err(e) = rdata_as(msg, &rec, false) {
                     bad(&mut m, start, format!("{} {i} {e}", s.name()));
                 }
                 m.records.push(rec);
@@ -529,9 +535,15 @@ pub fn generic_rdata(b: &[u8]) -> String {
     }
 }
 
-/// A name inside RDATA: it must be readable and end within the RDATA.
-fn rdata_name(msg: &[u8], at: usize, stop: usize) -> Result<(String, usize), String> {
-    let n = read_name(msg, at);
+/// A name inside RDATA: it must be readable and end within the RDATA. The text is empty
+/// unless `collect`.
+fn rdata_name(
+    msg: &[u8],
+    at: usize,
+    stop: usize,
+    collect: bool,
+) -> Result<(String, usize), String> {
+    let n = read_name_as(msg, at, collect);
     match (n.error, n.end) {
         (Some(e), _) => Err(format!("name in RDATA: {e}")),
         (None, Some(end)) if end <= stop => Ok((n.text, end)),
@@ -572,21 +584,29 @@ fn char_strings(b: &[u8]) -> Option<String> {
 /// target` for SRV; RFC 3597 `\# len hex` for every other type. `Err` says why a known type's
 /// RDATA does not parse (the caller then uses the generic form).
 pub fn rdata_text(msg: &[u8], r: &Record) -> Result<String, String> {
+    rdata_as(msg, r, true)
+}
+
+/// [`rdata_text`]; with `text` unset only the check runs and `Ok`'s text is incomplete (the
+/// parse checks every record's RDATA, and building the text of each was most of its cost).
+fn rdata_as(msg: &[u8], r: &Record, text: bool) -> Result<String, String> {
     let b = &msg[r.rdata.clone()];
     let (start, stop) = (r.rdata.start, r.rdata.end);
     let ty = super::catalogue::type_name(r.rtype).unwrap_or("TYPE");
     let wrong = |what: &str| Err(format!("{ty} RDATA {what} (length {})", b.len()));
     match r.rtype {
         1 => match <[u8; 4]>::try_from(b) {
-            Ok(a) => Ok(Ipv4Addr::from(a).to_string()),
+            Ok(a) if text => Ok(Ipv4Addr::from(a).to_string()),
+            Ok(_) => Ok(String::new()),
             Err(_) => wrong("is not 4 bytes"),
         },
         28 => match <[u8; 16]>::try_from(b) {
-            Ok(a) => Ok(Ipv6Addr::from(a).to_string()),
+            Ok(a) if text => Ok(Ipv6Addr::from(a).to_string()),
+            Ok(_) => Ok(String::new()),
             Err(_) => wrong("is not 16 bytes"),
         },
         2 | 5 | 12 | 39 => {
-            let (n, end) = rdata_name(msg, start, stop)?;
+            let (n, end) = rdata_name(msg, start, stop, text)?;
             if end != stop {
                 return wrong("has bytes after the name");
             }
@@ -596,17 +616,20 @@ pub fn rdata_text(msg: &[u8], r: &Record) -> Result<String, String> {
             let Some(pref) = be16(b, 0) else {
                 return wrong("is too short");
             };
-            let (n, end) = rdata_name(msg, start + 2, stop)?;
+            let (n, end) = rdata_name(msg, start + 2, stop, text)?;
             if end != stop {
                 return wrong("has bytes after the name");
             }
             Ok(format!("{pref} {n}"))
         }
         6 => {
-            let (mname, e1) = rdata_name(msg, start, stop)?;
-            let (rname, e2) = rdata_name(msg, e1, stop)?;
+            let (mname, e1) = rdata_name(msg, start, stop, text)?;
+            let (rname, e2) = rdata_name(msg, e1, stop, text)?;
             if stop.checked_sub(e2) != Some(20) {
                 return wrong("does not end with five 32-bit numbers");
+            }
+            if !text {
+                return Ok(String::new());
             }
             let n: Vec<u32> = (0..5).map(|k| be32(msg, e2 + 4 * k).unwrap_or(0)).collect();
             Ok(format!(
@@ -622,12 +645,13 @@ pub fn rdata_text(msg: &[u8], r: &Record) -> Result<String, String> {
             let (Some(p), Some(w), Some(port)) = (be16(b, 0), be16(b, 2), be16(b, 4)) else {
                 return wrong("is too short");
             };
-            let (n, end) = rdata_name(msg, start + 6, stop)?;
+            let (n, end) = rdata_name(msg, start + 6, stop, text)?;
             if end != stop {
                 return wrong("has bytes after the name");
             }
             Ok(format!("{p} {w} {port} {n}"))
         }
+        _ if !text => Ok(String::new()),
         _ => Ok(generic_rdata(b)),
     }
 }
