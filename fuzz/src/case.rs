@@ -19,8 +19,12 @@ pub struct Env {
     pub mask: Ipv4Addr,
     pub pool_start: Ipv4Addr,
     pub pool_end: Ipv4Addr,
-    /// The tester's address when it acts as a relay agent (its interface has it).
+    /// The tester's address when it acts as a relay agent (its interface has it): giaddr.
     pub relay_ip: Ipv4Addr,
+    /// The IP source of relayed messages (parameter `relay_src_ip`, default `relay_ip`): a
+    /// profile may set another address, as a routed relay sends from its server-facing side
+    /// (the udhcpd profile does: lib/common.yaml says why).
+    pub relay_src_ip: Ipv4Addr,
     /// The server's MAC, for frames unicast to it (relayed and RENEWING messages).
     pub server_mac: [u8; 6],
     /// Lease time the server is configured with (informational: oracles never require it).
@@ -36,6 +40,7 @@ impl Default for Env {
             pool_start: Ipv4Addr::new(192, 0, 2, 100),
             pool_end: Ipv4Addr::new(192, 0, 2, 200),
             relay_ip: Ipv4Addr::new(192, 0, 2, 2),
+            relay_src_ip: Ipv4Addr::new(192, 0, 2, 2),
             server_mac: [0x02, 0xcf, 0, 0, 0, 1],
             lease_time: Some(3600),
         }
@@ -501,7 +506,7 @@ impl FuzzCase {
         if self.relay.is_some() {
             m.eth_src = None;
             m.eth_dst = Some(env.server_mac);
-            m.ip_src = ip4(env.relay_ip);
+            m.ip_src = ip4(env.relay_src_ip);
             m.ip_dst = ip4(env.server_ip);
             m.src_port = Some(67);
         } else if self.kind == Kind::Renewing {

@@ -157,6 +157,7 @@ pub fn env_from(params: &std::collections::BTreeMap<String, String>) -> Result<E
     e.pool_start = ip("pool_start", e.pool_start)?;
     e.pool_end = ip("pool_end", e.pool_end)?;
     e.relay_ip = ip("relay_ip", ip("client_ip", e.relay_ip)?)?;
+    e.relay_src_ip = ip("relay_src_ip", e.relay_ip)?;
     if let Some(m) = params.get("server_mac") {
         e.server_mac = parse_mac(m).ok_or(format!("server_mac `{m}` is not a MAC address"))?;
     }
@@ -709,6 +710,13 @@ mod tests {
         let e = env_from(&p).unwrap();
         assert_eq!(e.server_ip, Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(e.relay_ip, Ipv4Addr::new(10, 0, 0, 2));
+        // Relayed messages come from giaddr unless the profile names another source.
+        assert_eq!(e.relay_src_ip, Ipv4Addr::new(10, 0, 0, 2));
         assert_eq!(e.server_mac, [2, 0xcf, 0, 0, 0, 9]);
+        let mut p = p;
+        p.insert("relay_src_ip".into(), "10.0.0.4".into());
+        let e = env_from(&p).unwrap();
+        assert_eq!(e.relay_ip, Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(e.relay_src_ip, Ipv4Addr::new(10, 0, 0, 4));
     }
 }

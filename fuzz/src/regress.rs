@@ -419,11 +419,10 @@ pub fn yaml(inp: &RegressionInput<'_>, import: &str) -> String {
     };
     // A relay agent's forwarded message (source port 67) is sent from $relay_src_ip, which a
     // profile may set apart from giaddr (the udhcpd profile does: see lib/common.yaml).
-    let src = sub(ip(m.ip_src));
-    if src == "$relay_ip" && m.src_port == Some(67) {
+    if m.src_port == Some(67) && m.ip_src == Some(std::net::IpAddr::V4(inp.env.relay_src_ip)) {
         f(w, "ip.src: $relay_src_ip".into());
     } else {
-        f(w, format!("ip.src: {src}"));
+        f(w, format!("ip.src: {}", sub(ip(m.ip_src))));
     }
     f(w, format!("ip.dst: {}", sub(ip(m.ip_dst))));
     f(w, format!("udp.src: {}", m.src_port.unwrap_or(68)));
