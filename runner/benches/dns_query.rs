@@ -5,11 +5,10 @@
 //! worker tasks. The bench starts NSD itself on 127.0.0.1 and stops it by PID.
 //! Run: `cargo bench -p conform --bench dns_query` (needs `nsd`; prints SKIPPED otherwise).
 
-use conform_model::load::load_paths;
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
+use conform_runner::harness::dns_soa_case;
 use conform_runner::target::{start, TargetSpec};
-use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,18 +63,6 @@ fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
         .expect("nsd")
 }
 
-const SUITE: &str = r#"
-imports: [LIB]
-cases:
-  - id: bench-dns-soa
-    spec: RFC 1035 §4.1.1
-    level: MUST
-    text: bench
-    steps:
-      - send: { template: query, args: { qid: 0x1abc } }
-      - receive: { template: soa_answer, args: { qid: 0x1abc } }
-"#;
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -113,25 +100,9 @@ async fn bench() {
         }
         assert!(Instant::now() < deadline, "nsd did not answer on {server}");
     }
-    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../suites/dns/lib/common.yaml")
-        .canonicalize()
-        .unwrap();
-    let f = dir.join("bench.yaml");
-    std::fs::write(&f, SUITE.replace("LIB", &lib.display().to_string())).unwrap();
-    let loaded = load_paths(&[f]);
-    assert!(
-        loaded.diagnostics.is_empty(),
-        "{}",
-        loaded.render_diagnostics()
-    );
-    let suite = &loaded.suites[0];
-    let case = suite.cases[0].clone();
-    let params: HashMap<String, conform_codec::Value> = suite
-        .params
-        .iter()
-        .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
-        .collect();
+    let one = dns_soa_case(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let case = one.case.clone();
+    let params = one.default_params();
     let params = Arc::new(params);
     let target = start(
         &TargetSpec {
@@ -167,7 +138,7 @@ async fn bench() {
         .unwrap();
         let env = CaseEnv {
             adapter: target.adapter.clone(),
-            proto: suite.protocol.clone(),
+            proto: one.protocol.clone(),
             params: params.clone(),
             seed: i as u64,
             emitter: emitter.clone(),

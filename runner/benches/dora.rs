@@ -10,10 +10,9 @@ use conform_adapters::Adapter;
 use conform_codec::{protocol_by_name, Datagram, Meta};
 use conform_lab::dhcp_probe::ClientMessage;
 use conform_lab::{Lab, LabOptions, Profile};
-use conform_model::load::load_paths;
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
-use std::collections::HashMap;
+use conform_runner::harness::one_case;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,31 +143,18 @@ async fn bench() {
     let adapter = lab.adapter();
     let lib =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/dhcp/lib/common.yaml");
-    let f = dir.join("dora.yaml");
-    std::fs::write(
-        &f,
-        SUITE.replace("LIB", &lib.canonicalize().unwrap().display().to_string()),
+    let one = one_case(
+        &dir,
+        "dora.yaml",
+        &SUITE.replace("LIB", &lib.canonicalize().unwrap().display().to_string()),
     )
-    .unwrap();
-    let loaded = load_paths(&[f]);
-    assert!(
-        loaded.diagnostics.is_empty(),
-        "{}",
-        loaded.render_diagnostics()
-    );
-    let suite = &loaded.suites[0];
-    let case = suite.cases[0].clone();
-    let mut params: HashMap<String, conform_codec::Value> = HashMap::new();
-    for p in &suite.params {
-        let v = lab
-            .params()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let case = one.case.clone();
+    let params = one.params_with(|p| {
+        lab.params()
             .get(&p.name)
             .map(|t| p.ty.parse_text(t).expect("param"))
-            .or(p.default.clone());
-        if let Some(v) = v {
-            params.insert(p.name.clone(), v);
-        }
-    }
+    });
     let proto = protocol_by_name("dhcp").unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });

@@ -9,10 +9,10 @@
 use async_trait::async_trait;
 use conform_adapters::{Adapter, AdapterError, Incoming};
 use conform_codec::{Datagram, Meta};
-use conform_model::load::load_paths;
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
-use std::collections::HashMap;
+use conform_runner::harness::dns_soa_case;
+
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::broadcast;
@@ -83,44 +83,15 @@ fn on_cpu_ns() -> Option<u64> {
         .ok()
 }
 
-const SUITE: &str = r#"
-imports: [LIB]
-cases:
-  - id: bench-dns-soa
-    spec: RFC 1035 §4.1.1
-    level: MUST
-    text: bench
-    steps:
-      - send: { template: query, args: { qid: 0x1abc } }
-      - receive: { template: soa_answer, args: { qid: 0x1abc } }
-"#;
-
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
     let dir = std::env::temp_dir().join(format!("conform-dns-cpu-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../suites/dns/lib/common.yaml")
-        .canonicalize()
-        .unwrap();
-    let f = dir.join("bench.yaml");
-    std::fs::write(&f, SUITE.replace("LIB", &lib.display().to_string())).unwrap();
-    let loaded = load_paths(&[f]);
-    assert!(
-        loaded.diagnostics.is_empty(),
-        "{}",
-        loaded.render_diagnostics()
-    );
-    let suite = &loaded.suites[0];
-    let case = suite.cases[0].clone();
-    let params: HashMap<String, conform_codec::Value> = suite
-        .params
-        .iter()
-        .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
-        .collect();
+    let one = dns_soa_case(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let case = one.case.clone();
+    let params = one.default_params();
     let params = Arc::new(params);
     let (tx, _) = broadcast::channel(4096);
     let adapter: Arc<dyn Adapter> = Arc::new(Echo { tx });
@@ -136,7 +107,7 @@ fn main() {
         for i in 0..n {
             let env = CaseEnv {
                 adapter: adapter.clone(),
-                proto: suite.protocol.clone(),
+                proto: one.protocol.clone(),
                 params: params.clone(),
                 seed: i as u64,
                 emitter: emitter.clone(),

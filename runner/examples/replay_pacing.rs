@@ -13,11 +13,10 @@ use conform_adapters::pcap_replay::{exchanges, read_trace, DhcpRules, TraceRules
 use conform_adapters::Adapter;
 use conform_codec::{protocol_by_name, Datagram};
 use conform_lab::{Lab, LabOptions, Profile};
-use conform_model::load::load_paths;
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
+use conform_runner::harness::one_case;
 use conform_runner::replay::{import_capture, ImportOptions};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,17 +141,8 @@ async fn bench(capture: PathBuf, clients: u32, rounds: usize) {
     )
     .expect("import");
     let dir = std::env::temp_dir().join(format!("conform-replay-pacing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("pacing.yaml");
-    std::fs::write(&f, &imported.files[0]).unwrap();
-    let loaded = load_paths(&[f]);
-    assert!(
-        loaded.diagnostics.is_empty(),
-        "{}",
-        loaded.render_diagnostics()
-    );
-    let suite = &loaded.suites[0];
-    let case = suite.cases[0].clone();
+    let one = one_case(&dir, "pacing.yaml", &imported.files[0]).unwrap_or_else(|e| panic!("{e}"));
+    let case = one.case.clone();
     let lab = Lab::start(
         Profile::resolve("dnsmasq").expect("profile"),
         LabOptions {
@@ -163,17 +153,11 @@ async fn bench(capture: PathBuf, clients: u32, rounds: usize) {
     .await
     .expect("lab");
     let adapter = lab.adapter();
-    let mut params: HashMap<String, conform_codec::Value> = HashMap::new();
-    for p in &suite.params {
-        let v = lab
-            .params()
+    let params = one.params_with(|p| {
+        lab.params()
             .get(&p.name)
             .map(|t| p.ty.parse_text(t).expect("param"))
-            .or(p.default.clone());
-        if let Some(v) = v {
-            params.insert(p.name.clone(), v);
-        }
-    }
+    });
     let proto = protocol_by_name("dhcp").unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });

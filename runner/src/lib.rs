@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 pub mod exec;
+pub mod harness;
 pub mod params;
 pub mod plan;
 pub mod replay;
