@@ -6,7 +6,7 @@ use conform_codec::dhcp::raw::Repr;
 use std::path::{Path, PathBuf};
 
 mod support;
-use support::{conform, have, is_root, text, workspace};
+use support::{assert_capture_rejected, conform, have, is_root, text, workspace};
 
 fn tmp(name: &str) -> PathBuf {
     support::tmp("replay", name)
@@ -318,30 +318,7 @@ fn bad_captures_give_exit_2_naming_file_and_packet() {
         ("text.pcap", b"hello".to_vec(), "text.pcap: not a pcap or pcapng capture"),
     ];
     for (name, bytes, want) in &cases {
-        let p = d.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        for cmd in [
-            vec![
-                "import",
-                p.to_str().unwrap(),
-                "-o",
-                d.join("x.yaml").to_str().unwrap(),
-            ],
-            vec![
-                "replay",
-                p.to_str().unwrap(),
-                "--adapter",
-                &format!("pcap:{}", corpus("dhclient")),
-                "--out",
-                d.to_str().unwrap(),
-            ],
-        ] {
-            let o = conform(&cmd);
-            let err = text(&o.stderr);
-            assert_eq!(o.status.code(), Some(2), "{name} {cmd:?}: {err}");
-            assert!(err.contains(want), "{name}: expected `{want}` in: {err}");
-            assert!(!err.contains("panicked"), "{err}");
-        }
+        let p = assert_capture_rejected(&d, name, bytes, &corpus("dhclient"), want);
         // As an offline target too.
         let o = conform(&[
             "run",

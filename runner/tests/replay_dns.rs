@@ -7,7 +7,7 @@ use conform_codec::value::hex;
 use std::path::PathBuf;
 
 mod support;
-use support::{conform, have, is_root, text, workspace};
+use support::{assert_capture_rejected, conform, have, is_root, text, workspace};
 
 fn tmp(name: &str) -> PathBuf {
     support::tmp("replay-dns", name)
@@ -319,30 +319,7 @@ fn bad_dns_captures_name_file_and_packet() {
         ),
     ];
     for (name, bytes, want) in &cases {
-        let p = d.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        for cmd in [
-            vec![
-                "import",
-                p.to_str().unwrap(),
-                "-o",
-                d.join("x.yaml").to_str().unwrap(),
-            ],
-            vec![
-                "replay",
-                p.to_str().unwrap(),
-                "--adapter",
-                &format!("pcap:{KDIG}"),
-                "--out",
-                d.to_str().unwrap(),
-            ],
-        ] {
-            let o = conform(&cmd);
-            let err = text(&o.stderr);
-            assert_eq!(o.status.code(), Some(2), "{name} {cmd:?}: {err}");
-            assert!(err.contains(want), "{name}: expected `{want}` in: {err}");
-            assert!(!err.contains("panicked"), "{err}");
-        }
+        let p = assert_capture_rejected(&d, name, bytes, KDIG, want);
         // As the offline target of a DNS suite.
         let o = conform(&[
             "run",

@@ -51,3 +51,41 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Writes `bytes` to `dir/name` and checks that `conform import` and `conform replay` (with
+/// `reference` as the offline answers) both reject it with exit 2, an error containing `want`
+/// and no panic. Returns the written path, for checks of the offline-target path.
+pub fn assert_capture_rejected(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    reference: &str,
+    want: &str,
+) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    let adapter = format!("pcap:{reference}");
+    for cmd in [
+        vec![
+            "import",
+            p.to_str().unwrap(),
+            "-o",
+            dir.join("x.yaml").to_str().unwrap(),
+        ],
+        vec![
+            "replay",
+            p.to_str().unwrap(),
+            "--adapter",
+            &adapter,
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    ] {
+        let o = conform(&cmd);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name} {cmd:?}: {err}");
+        assert!(err.contains(want), "{name}: expected `{want}` in: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    p
+}
