@@ -27,32 +27,8 @@ for t in ip dnsmasq tcpdump editcap; do
 done
 mkdir -p "$out"
 
-id=cfcap$$
-srv=$id-s cli=$id-c
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$srv" 2>/dev/null || true
-  ip netns del "$cli" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ip netns add "$srv"
-ip netns add "$cli"
-ip link add "$id-sv" type veth peer name "$id-cv"
-ip link set "$id-sv" netns "$srv"
-ip link set "$id-cv" netns "$cli"
-ip -n "$srv" link set "$id-sv" name eth0
-ip -n "$cli" link set "$id-cv" name eth0
-ip -n "$srv" link set lo up
-ip -n "$cli" link set lo up
-ip -n "$srv" link set eth0 address 02:00:00:00:01:01
-ip -n "$srv" addr add 192.0.2.1/24 dev eth0
-ip -n "$srv" link set eth0 up
+. ci/netns-pair.sh
+netns_pair cfcap capture-clients
 
 start_dnsmasq() {
   rm -f "$tmp/dnsmasq.leases"; : > "$tmp/dnsmasq.leases"

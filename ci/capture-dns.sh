@@ -35,33 +35,10 @@ for t in ip nsd tcpdump editcap dig kdig; do
 done
 mkdir -p "$out"
 
-id=cfdns$$
-srv=$id-s cli=$id-c
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$srv" 2>/dev/null || true
-  ip netns del "$cli" 2>/dev/null || true
-  [ -n "${KEEP:-}" ] && echo "capture-dns: kept $tmp" >&2 || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ip netns add "$srv"
-ip netns add "$cli"
-ip link add "$id-sv" type veth peer name "$id-cv"
-ip link set "$id-sv" netns "$srv"
-ip link set "$id-cv" netns "$cli"
-ip -n "$srv" link set "$id-sv" name eth0
-ip -n "$cli" link set "$id-cv" name eth0
-for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
-ip -n "$srv" link set eth0 address 02:00:00:00:01:01
+. ci/netns-pair.sh
+netns_pair cfdns capture-dns
 ip -n "$cli" link set eth0 address 02:00:00:00:c1:01
-ip -n "$srv" addr add 192.0.2.1/24 dev eth0
 ip -n "$cli" addr add 192.0.2.2/24 dev eth0
-ip -n "$srv" link set eth0 up
 ip -n "$cli" link set eth0 up
 # Static neighbours: no ARP in the captures.
 ip -n "$cli" neigh add 192.0.2.1 lladdr 02:00:00:00:01:01 dev eth0
