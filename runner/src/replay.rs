@@ -261,6 +261,40 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// The steps for a request the captured server left unanswered: the live server must stay
+/// silent too. A timer of `silence`; a reply matching `reply` (template fields) fails the case,
+/// the timeout passes it. `what` names the request in the reason ("DHCPDISCOVER", "query").
+fn silence_steps(
+    y: &mut String,
+    packet: usize,
+    timer: &str,
+    silence: Duration,
+    reply: &str,
+    what: &str,
+) {
+    let _ = writeln!(
+        y,
+        "      # the captured server did not answer packet {packet}: the live one must not either"
+    );
+    let _ = writeln!(
+        y,
+        "      - start_timer: {{ name: {timer}, duration: {} }}",
+        dur(silence)
+    );
+    let _ = writeln!(y, "      - alt:");
+    let _ = writeln!(y, "          - receive: {{ with: {{ {reply} }} }}");
+    let _ = writeln!(y, "            verdict: fail");
+    let _ = writeln!(
+        y,
+        "            reason: {}",
+        q(&format!(
+            "the captured server did not answer this {what} (packet {packet}); the live server did"
+        ))
+    );
+    let _ = writeln!(y, "          - timeout: {timer}");
+    let _ = writeln!(y, "            verdict: pass");
+}
+
 fn dur(d: Duration) -> String {
     format!("{}ms", d.as_millis())
 }
@@ -979,18 +1013,14 @@ impl CaseWriter for DhcpWriter {
                         n,
                         xid,
                     } => {
-                        let _ = writeln!(y, "      # the captured server did not answer packet {packet}: the live one must not either");
-                        let _ = writeln!(
-                            y,
-                            "      - start_timer: {{ name: quiet_{n}, duration: {} }}",
-                            dur(opts.silence)
+                        silence_steps(
+                            &mut y,
+                            *packet,
+                            &format!("quiet_{n}"),
+                            opts.silence,
+                            &format!("op: BOOTREPLY, xid: {xid}, chaddr: $chaddr"),
+                            &format!("DHCP{kind}"),
                         );
-                        let _ = writeln!(y, "      - alt:");
-                        let _ = writeln!(y, "          - receive: {{ with: {{ op: BOOTREPLY, xid: {xid}, chaddr: $chaddr }} }}");
-                        let _ = writeln!(y, "            verdict: fail");
-                        let _ = writeln!(y, "            reason: {}", q(&format!("the captured server did not answer this DHCP{kind} (packet {packet}); the live server did")));
-                        let _ = writeln!(y, "          - timeout: quiet_{n}");
-                        let _ = writeln!(y, "            verdict: pass");
                     }
                 }
             }

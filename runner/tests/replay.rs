@@ -420,3 +420,30 @@ fn large_captures_become_several_suite_files() {
         text(&check.stdout)
     );
 }
+
+#[test]
+fn an_unanswered_request_becomes_a_silence_window() {
+    let d = tmp("silence");
+    // The dhclient DORA without its DHCPACK: the DHCPREQUEST (packet 3) went unanswered.
+    let frames: Vec<(Vec<u8>, u32)> = corpus_frames("dhclient")
+        .into_iter()
+        .take(3)
+        .map(|f| {
+            let n = f.len() as u32;
+            (f, n)
+        })
+        .collect();
+    let cap = d.join("noack.pcap");
+    std::fs::write(&cap, pcap_file(1, &frames)).unwrap();
+    let out = d.join("noack.yaml");
+    let o = conform(&["import", cap.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let y = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        y.contains("did not answer this DHCPREQUEST (packet 3); the live server did"),
+        "{y}"
+    );
+    assert!(y.contains("- timeout: quiet_"), "{y}");
+    let check = conform(&["check", out.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+}

@@ -371,3 +371,31 @@ fn live_replay_of_the_dns_corpus_against_nsd() {
         );
     }
 }
+
+#[test]
+fn an_unanswered_query_becomes_a_silence_window() {
+    let d = tmp("silence");
+    // The kdig capture without its last record (the response to its last query).
+    let kdig = std::fs::read(workspace().join(KDIG)).unwrap();
+    let (header, records) = pcap_records(&kdig);
+    let frames: Vec<(Vec<u8>, u32)> = records[..records.len() - 1]
+        .iter()
+        .map(|f| (f.clone(), f.len() as u32))
+        .collect();
+    let cap = d.join("noanswer.pcap");
+    std::fs::write(&cap, pcap_with(&header, &frames)).unwrap();
+    let out = d.join("noanswer.yaml");
+    let o = conform(&["import", cap.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let y = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        y.contains(&format!(
+            "did not answer this query (packet {}); the live server did",
+            records.len() - 1
+        )),
+        "{y}"
+    );
+    assert!(y.contains("- timeout: quiet"), "{y}");
+    let check = conform(&["check", out.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+}
