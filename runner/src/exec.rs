@@ -284,6 +284,9 @@ struct Identity {
     id: Value,
 }
 
+/// The variables an [`Identity`] provides.
+const IDENTITY_VARS: [&str; 5] = ["mac", "chaddr", "client_id", "xid", "id"];
+
 impl Identity {
     fn derive(seed: u64, case: &str, who: &str) -> Identity {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -321,11 +324,11 @@ impl Identity {
 /// `vars` shadow the component's own identity.
 fn set_identity(vars: &mut HashMap<String, Value>, seed: u64, case: &str, who: &str) {
     let i = Identity::derive(seed, case, who);
-    vars.insert("mac".into(), i.mac);
-    vars.insert("chaddr".into(), i.chaddr);
-    vars.insert("client_id".into(), i.client_id);
-    vars.insert("xid".into(), i.xid);
-    vars.insert("id".into(), i.id);
+    for name in IDENTITY_VARS {
+        if let Some(v) = i.var(name) {
+            vars.insert(name.into(), v.clone());
+        }
+    }
 }
 
 #[derive(PartialEq, Eq)]
@@ -366,7 +369,7 @@ impl Env for ComponentRun {
         match name {
             "case_id" => return Some(&self.names[0]),
             "component" => return Some(&self.names[1]),
-            "mac" | "chaddr" | "client_id" | "xid" | "id" => {
+            n if IDENTITY_VARS.contains(&n) => {
                 let ctx = &self.ctx;
                 return self
                     .identity
