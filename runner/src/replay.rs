@@ -261,6 +261,16 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// Whether field `k` is left out of replayed receive templates: `--ignore` names it or a group
+/// above it (`options` covers `options.lease_time`).
+fn ignored(ignore: &[String], k: &str) -> bool {
+    ignore.iter().any(|i| {
+        i == k
+            || k.strip_prefix(i.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+    })
+}
+
 /// The steps for a request the captured server left unanswered: the live server must stay
 /// silent too. A timer of `silence`; a reply matching `reply` (template fields) fails the case,
 /// the timeout passes it. `what` names the request in the reason ("DHCPDISCOVER", "query").
@@ -696,13 +706,8 @@ impl DhcpWriter {
         let r = Repr::parse(&reply.datagram.payload);
         let mut l: Vec<(String, String)> = Vec::new();
         let mut cap: Vec<(String, String)> = Vec::new();
-        let ignored = |k: &str| {
-            ignore
-                .iter()
-                .any(|i| i == k || k.starts_with(&format!("{i}.")))
-        };
         let mut push = |k: &str, v: String| {
-            if !ignored(k) {
+            if !ignored(ignore, k) {
                 l.push((k.to_string(), v));
             }
         };
@@ -730,7 +735,7 @@ impl DhcpWriter {
             push("yiaddr", v);
         } else {
             push("yiaddr", "{ range: \"$pool_start..$pool_end\" }".into());
-            if !ignored("yiaddr") {
+            if !ignored(ignore, "yiaddr") {
                 let v = format!("yiaddr_{step}");
                 cap.push((v.clone(), "yiaddr".into()));
                 vars.addrs.push((r.yiaddr, v));
@@ -750,7 +755,7 @@ impl DhcpWriter {
                 51 => push(&key, q("?")),
                 54 => {
                     push(&key, q("?"));
-                    if let (Some(a), false) = (ip4(&data), ignored(&key)) {
+                    if let (Some(a), false) = (ip4(&data), ignored(ignore, &key)) {
                         if vars.addr(a).is_none() {
                             let v = format!("server_{step}");
                             cap.push((v.clone(), key.clone()));
@@ -1087,6 +1092,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ignore_names_a_field_or_a_group_above_it() {
+        let ig = vec!["options".to_string(), "secs".to_string()];
+        assert!(ignored(&ig, "options"));
+        assert!(ignored(&ig, "options.lease_time"));
+        assert!(ignored(&ig, "secs"));
+        assert!(!ignored(&ig, "optionsx"));
+        assert!(!ignored(&ig, "sec"));
+        assert!(!ignored(&[], "secs"));
+    }
+
     use super::*;
 
     #[test]

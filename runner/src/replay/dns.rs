@@ -165,13 +165,8 @@ impl DnsWriter {
         let p = &reply.datagram.payload;
         let m = Message::parse(p);
         let mut l: Lines = Vec::new();
-        let ignored = |k: &str| {
-            ignore
-                .iter()
-                .any(|i| i == k || k.starts_with(&format!("{i}.")))
-        };
         let mut push = |k: &str, v: String| {
-            if !ignored(k) {
+            if !super::ignored(ignore, k) {
                 l.push((k.to_string(), v));
             }
         };
