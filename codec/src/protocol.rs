@@ -64,7 +64,7 @@ pub enum EncodeError {
 pub fn protocol_by_name(name: &str) -> Option<Arc<dyn Protocol>> {
     match name {
         "dhcp" => Some(Arc::new(crate::dhcp::Dhcp)),
-        "dns" => Some(Arc::new(crate::dns::Dns)),
+        "dns" => Some(Arc::new(crate::dns::Dns::default())),
         _ => None,
     }
 }

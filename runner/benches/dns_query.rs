@@ -54,8 +54,17 @@ fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
         ),
     )
     .unwrap();
-    Command::new("nsd")
-        .args(["-d", "-c"])
+    // CONFORM_BENCH_NSD_CPU pins NSD to one CPU (run the bench itself under `taskset` on the
+    // other): on a VM whose idle vCPUs sleep deeply, where each side lands decides whole runs.
+    let mut cmd = match std::env::var("CONFORM_BENCH_NSD_CPU") {
+        Ok(cpu) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu, "nsd"]);
+            c
+        }
+        Err(_) => Command::new("nsd"),
+    };
+    cmd.args(["-d", "-c"])
         .arg(dir.join("nsd.conf"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

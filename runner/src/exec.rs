@@ -20,29 +20,94 @@ use tokio::time::Instant;
 
 /// Emits events stamped relative to the run's start.
 ///
-/// A case's events are buffered and handed to the channel in one piece when the case ends:
-/// waking the consumer for every event costs a cross-thread wake-up each time, which showed as
-/// most of conform's per-exchange overhead in the DORA bench.
+/// Events do not reach the channel as they are emitted: they go to the run's outbox, and the
+/// outbox is delivered (its lazy events rendered, then sent in order) every [`ANCHOR_PERIOD`]
+/// by the run's anchor task, on [`Emitter::deliver`], and when the last emitter of the run is
+/// dropped. Why: a case's path to its verdict should hold only the work the verdict needs.
+/// Waking the consumer costs a cross-thread wake-up, and summaries and rendered captures cost
+/// a few microseconds a message; on a server that answers on loopback in tens of
+/// microseconds that was most of conform's per-query overhead (dns_query bench). The outbox
+/// moves both off the case's path, onto whichever worker runs the anchor.
+///
+/// A case's events are also buffered per case and moved to the outbox in one piece when the
+/// case ends, so a case's events stay together and in emission order. Invariants: events
+/// reach the channel in the order they were emitted (per case: from case start to case end;
+/// across cases: in the order the cases ended), and every emitted event is delivered once
+/// the run's emitters are gone.
 ///
 /// The emitter is run-scoped, so it also owns the run's [`TimerAnchor`].
 #[derive(Clone)]
 pub struct Emitter {
-    tx: mpsc::UnboundedSender<RunEvent>,
-    start: Instant,
-    buffer: Option<Arc<std::sync::Mutex<Vec<RunEvent>>>>,
-    anchor: Arc<std::sync::OnceLock<TimerAnchor>>,
+    shared: Arc<Shared>,
+    buffer: Option<Arc<std::sync::Mutex<Vec<Pending>>>>,
 }
 
-/// Period of the [`TimerAnchor`]'s timer.
+/// An event whose costly parts (message summaries, rendered captures) are computed when the
+/// outbox is delivered. It owns what it needs and never refers back to the emitter.
+type LazyKind = Box<dyn FnOnce() -> EventKind + Send>;
+
+/// An event waiting in a buffer or the outbox.
+enum Pending {
+    Ready(Box<RunEvent>),
+    Lazy(f64, LazyKind),
+}
+
+impl Pending {
+    fn render(self) -> RunEvent {
+        match self {
+            Pending::Ready(e) => *e,
+            Pending::Lazy(t_ms, make) => RunEvent { t_ms, kind: make() },
+        }
+    }
+}
+
+/// What every emitter of one run shares.
+struct Shared {
+    tx: mpsc::UnboundedSender<RunEvent>,
+    start: Instant,
+    outbox: std::sync::Mutex<Vec<Pending>>,
+    /// Held for a whole delivery, so deliveries never interleave (order) and a `deliver` call
+    /// returns only once a delivery that another thread began has reached the channel.
+    delivering: std::sync::Mutex<()>,
+    anchor: std::sync::OnceLock<TimerAnchor>,
+}
+
+impl Shared {
+    fn push(&self, p: Pending) {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(p);
+    }
+
+    /// Renders and sends everything in the outbox. The outbox's lock is held only to take the
+    /// batch, so cases keep emitting while it is rendered.
+    fn deliver(&self) {
+        let _one_at_a_time = self.delivering.lock().unwrap_or_else(|e| e.into_inner());
+        let batch = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        for p in batch {
+            // A closed channel means the reporter is gone (run aborted); nothing to do.
+            let _ = self.tx.send(p.render());
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.deliver();
+    }
+}
+
+/// Period of the [`TimerAnchor`]'s timer, and so of the outbox's delivery.
 const ANCHOR_PERIOD: Duration = Duration::from_millis(50);
 
 /// A task that keeps one timer pending in the runtime for as long as the run's emitters live
-/// (aborted when the last one is dropped).
+/// (aborted when the last one is dropped), and delivers the run's outbox on each tick.
 ///
-/// Why: tokio's time driver is parked by one worker thread with the earliest pending deadline,
-/// and registering a timer earlier than that deadline (or any timer when none is pending)
-/// wakes that thread (an eventfd write, then the woken worker contends for the driver and
-/// scheduler locks before it parks again). A case registers its guard timer and a receive
+/// Why the timer: tokio's time driver is parked by one worker thread with the earliest pending
+/// deadline, and registering a timer earlier than that deadline (or any timer when none is
+/// pending) wakes that thread (an eventfd write, then the woken worker contends for the driver
+/// and scheduler locks before it parks again). A case registers its guard timer and a receive
 /// timer, and when cases run one after another every case found the timer wheel empty: the
 /// dns_query bench counted 1.6 eventfd writes and 3 futex calls more per query than without
 /// timers. With a deadline always due within `ANCHOR_PERIOD`, registering a case's timers
@@ -59,58 +124,87 @@ impl Drop for TimerAnchor {
 impl Emitter {
     pub fn new(tx: mpsc::UnboundedSender<RunEvent>) -> Self {
         Emitter {
-            tx,
-            start: Instant::now(),
+            shared: Arc::new(Shared {
+                tx,
+                start: Instant::now(),
+                outbox: std::sync::Mutex::default(),
+                delivering: std::sync::Mutex::default(),
+                anchor: std::sync::OnceLock::new(),
+            }),
             buffer: None,
-            anchor: Arc::default(),
         }
     }
 
-    /// Starts the run's timer anchor on the current runtime, once.
+    /// Starts the run's timer anchor on the current runtime, once. It holds the run only
+    /// weakly, so dropping the last emitter still delivers and ends it.
     fn anchor_timers(&self) {
-        self.anchor.get_or_init(|| {
-            TimerAnchor(tokio::spawn(async {
+        let weak = Arc::downgrade(&self.shared);
+        self.shared.anchor.get_or_init(|| {
+            TimerAnchor(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(ANCHOR_PERIOD);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
+                    match weak.upgrade() {
+                        Some(s) => s.deliver(),
+                        None => break,
+                    }
                 }
             }))
         });
     }
 
-    pub fn emit(&self, kind: EventKind) {
-        let t_ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let e = RunEvent { t_ms, kind };
+    fn t_ms(&self) -> f64 {
+        self.shared.start.elapsed().as_secs_f64() * 1000.0
+    }
+
+    fn push(&self, p: Pending) {
         if let Some(b) = &self.buffer {
-            if let Ok(mut g) = b.lock() {
-                g.push(e);
-                return;
-            }
+            b.lock().unwrap_or_else(|e| e.into_inner()).push(p);
+        } else {
+            self.shared.push(p);
         }
-        // A closed channel means the reporter is gone (run aborted); nothing to do.
-        let _ = self.tx.send(e);
+    }
+
+    pub fn emit(&self, kind: EventKind) {
+        let e = RunEvent {
+            t_ms: self.t_ms(),
+            kind,
+        };
+        self.push(Pending::Ready(Box::new(e)));
+    }
+
+    /// Emits an event stamped now whose kind is built when the outbox is delivered. `make`
+    /// must own what it uses (an `Arc<Case>`, a decoded message), never an emitter.
+    pub fn emit_lazy(&self, make: impl FnOnce() -> EventKind + Send + 'static) {
+        let t = self.t_ms();
+        self.push(Pending::Lazy(t, Box::new(make)));
+    }
+
+    /// Renders and sends every event waiting in the run's outbox now (the end of a run, an
+    /// interrupted run's reports). Events still in a running case's buffer follow when that
+    /// case ends.
+    pub fn deliver(&self) {
+        self.shared.deliver();
     }
 
     /// An emitter that keeps events until `flush`.
     fn buffered(&self) -> Emitter {
         Emitter {
-            tx: self.tx.clone(),
-            start: self.start,
+            shared: self.shared.clone(),
             buffer: Some(Arc::default()),
-            anchor: self.anchor.clone(),
         }
     }
 
+    /// Moves the buffered events to the run's outbox, in one piece.
     fn flush(&self) {
         if let Some(b) = &self.buffer {
-            let events = b
+            let mut events = std::mem::take(&mut *b.lock().unwrap_or_else(|e| e.into_inner()));
+            self.shared
+                .outbox
                 .lock()
-                .map(|mut g| std::mem::take(&mut *g))
-                .unwrap_or_default();
-            for e in events {
-                let _ = self.tx.send(e);
-            }
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut events);
         }
     }
 }
@@ -148,15 +242,16 @@ pub async fn run_case(case: Arc<Case>, mut env: CaseEnv) -> CaseResult {
 
 async fn run_case_buffered(case: Arc<Case>, env: CaseEnv) -> CaseResult {
     let started = Instant::now();
-    env.emitter.emit(EventKind::CaseStarted {
-        case: case.id.clone(),
-        title: case.title.clone(),
-        suite: case.suite.clone(),
-        file: case.file.display().to_string(),
-        spec: case.spec.to_string(),
-        level: case.level.clone(),
-        text: case.text.clone(),
-        tags: case.tags.clone(),
+    let c = case.clone();
+    env.emitter.emit_lazy(move || EventKind::CaseStarted {
+        case: c.id.clone(),
+        title: c.title.clone(),
+        suite: c.suite.clone(),
+        file: c.file.display().to_string(),
+        spec: c.spec.to_string(),
+        level: c.level.clone(),
+        text: c.text.clone(),
+        tags: c.tags.clone(),
     });
     let guard = case.timeout;
     let inner = run_components(case.clone(), env.clone());
@@ -207,15 +302,16 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
             loop {
                 match rx.recv().await {
                     Ok(inc) => {
-                        let msg = ctx.env.proto.decode(&inc.datagram);
-                        ctx.env.emitter.emit(EventKind::Received {
+                        let (proto, case, datagram) =
+                            (ctx.env.proto.clone(), ctx.case.clone(), inc.datagram);
+                        ctx.env.emitter.emit_lazy(move || EventKind::Received {
                             at: At {
-                                case: ctx.case.id.clone(),
+                                case: case.id.clone(),
                                 component: String::new(),
                                 step: String::new(),
                             },
-                            summary: msg.summary(),
-                            datagram: inc.datagram,
+                            summary: proto.decode(&datagram).summary(),
+                            datagram,
                         });
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -240,8 +336,7 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
         .map(|c| (c.name.clone(), c.clone()))
         .collect();
     mtc.handles = handles;
-    let steps = case.steps.clone();
-    let _ = mtc.steps(&steps, "").await;
+    let _ = mtc.steps(&case.steps, "").await;
     // Implicit join of everything still running.
     let names: Vec<String> = mtc.handles.keys().cloned().collect();
     mtc.join(&names).await;
@@ -340,7 +435,8 @@ enum Flow {
 /// One running test component.
 struct ComponentRun {
     ctx: Arc<CaseCtx>,
-    name: String,
+    /// Shared with the lazy events that name the component.
+    name: Arc<str>,
     /// Captures, `repeat` counters and fresh identities; they shadow everything below.
     vars: HashMap<String, Value>,
     /// The component's identity, derived on first use: most cases (every DNS case) never read
@@ -392,7 +488,7 @@ impl ComponentRun {
         ];
         ComponentRun {
             ctx,
-            name: name.to_string(),
+            name: name.into(),
             vars: HashMap::new(),
             identity: std::sync::OnceLock::new(),
             names,
@@ -410,9 +506,24 @@ impl ComponentRun {
     fn at(&self, step: &str) -> At {
         At {
             case: self.ctx.case.id.clone(),
-            component: self.name.clone(),
+            component: self.name.to_string(),
             step: step.to_string(),
         }
+    }
+
+    /// Emits an event at `step` whose kind `make` builds when the run's outbox is delivered
+    /// (see [`Emitter`]): the case's path pays for the captures, not for the rendering.
+    fn emit_at_lazy(&self, step: &str, make: impl FnOnce(At) -> EventKind + Send + 'static) {
+        let case = self.ctx.case.clone();
+        let component = self.name.clone();
+        let step = step.to_string();
+        self.ctx.env.emitter.emit_lazy(move || {
+            make(At {
+                case: case.id.clone(),
+                component: component.to_string(),
+                step,
+            })
+        });
     }
 
     fn emit(&self, k: EventKind) {
@@ -420,10 +531,11 @@ impl ComponentRun {
     }
 
     fn set_verdict(&mut self, v: Verdict, reason: Option<String>, step: &str) {
-        self.emit(EventKind::VerdictSet {
-            at: self.at(step),
+        let r = reason.clone();
+        self.emit_at_lazy(step, move |at| EventKind::VerdictSet {
+            at,
             verdict: v,
-            reason: reason.clone(),
+            reason: r,
         });
         if v > self.verdict {
             self.verdict = v;
@@ -625,13 +737,14 @@ impl ComponentRun {
             );
             return Flow::Stop;
         }
-        // Bookkeeping after the send: it overlaps with the server's processing time instead of
-        // delaying the message.
-        let summary = self.ctx.env.proto.decode(&d).summary();
-        self.emit(EventKind::Sent {
-            at: self.at(path),
-            template: t.name.clone(),
-            summary,
+        // Bookkeeping after the send, and the summary (a decode of what was sent) only when
+        // the outbox is delivered: neither delays the message nor the verdict.
+        let proto = self.ctx.env.proto.clone();
+        let template = t.name.clone();
+        self.emit_at_lazy(path, move |at| EventKind::Sent {
+            at,
+            template,
+            summary: proto.decode(&d).summary(),
             datagram: d,
         });
         Flow::Continue
@@ -679,12 +792,12 @@ impl ComponentRun {
                             }
                         };
                         let msg: Msg = self.ctx.env.proto.decode(&inc.datagram);
-                        // One summary for both the `Received` and the `Matched` event.
-                        let mut summary = None;
+                        // One summary for both the `Received` and the `Matched` event, made when
+                        // the outbox is delivered.
+                        let summary: Arc<std::sync::OnceLock<String>> = Arc::default();
                         if self.records {
-                            let s = msg.summary();
-                            self.emit(EventKind::Received { at: self.at(path), summary: s.clone(), datagram: inc.datagram });
-                            summary = Some(s);
+                            let (m, s, datagram) = (msg.clone(), summary.clone(), inc.datagram);
+                            self.emit_at_lazy(path, move |at| EventKind::Received { at, summary: s.get_or_init(|| m.summary()).clone(), datagram });
                         }
                         let hit = branches.iter().enumerate().find(|(_, b)| match &b.on {
                             BranchOn::Receive { template, .. } => template.matches(msg.as_ref(), self),
@@ -698,14 +811,20 @@ impl ComponentRun {
                                 for (var, f) in capture {
                                     match msg.get(f) {
                                         Some(v) => {
-                                            captured.push((var.clone(), f.ty.render(&v)));
-                                            self.vars.insert(var.clone(), v.into_owned());
+                                            let v = v.into_owned();
+                                            captured.push((var.clone(), f.ty.clone(), v.clone()));
+                                            self.vars.insert(var.clone(), v);
                                         }
                                         None => missing = Some((var.clone(), f.path.to_string())),
                                     }
                                 }
-                                let summary = summary.unwrap_or_else(|| msg.summary());
-                                self.emit(EventKind::Matched { at: self.at(path), template: template.name.clone(), summary, captured });
+                                let (m, tname) = (msg.clone(), template.name.clone());
+                                self.emit_at_lazy(path, move |at| EventKind::Matched {
+                                    at,
+                                    template: tname,
+                                    summary: summary.get_or_init(|| m.summary()).clone(),
+                                    captured: captured.into_iter().map(|(var, ty, v)| (var, ty.render(&v))).collect(),
+                                });
                                 // A default (activated altstep) took a message in place of the
                                 // awaited one: report how that message differs from what was
                                 // awaited, as a timeout would.
@@ -794,8 +913,14 @@ impl ComponentRun {
                 .or_else(|| b.from_altstep.as_ref().map(|a| format!("altstep `{a}`")));
             self.set_verdict(v, reason, path);
         }
-        let p = format!("{path}.{}", i + 1);
-        if self.steps(&b.steps, &p).await == Flow::Stop || b.stop {
+        // Most branches (every plain `receive`) have no steps: no path, no boxed future.
+        if !b.steps.is_empty() {
+            let p = format!("{path}.{}", i + 1);
+            if self.steps(&b.steps, &p).await == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        if b.stop {
             return Flow::Stop;
         }
         Flow::Continue

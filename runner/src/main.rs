@@ -631,6 +631,8 @@ async fn run_collect(
         }
     };
     // Events still queued when the runner finished: the last cases' lines must print too.
+    // The run's outbox is delivered every 50 ms; what it holds now goes out first.
+    emitter.deliver();
     while let Ok(e) = rx.try_recv() {
         if let Some(f) = events_file.as_mut() {
             let _ = jsonl::write_event(f, &e);

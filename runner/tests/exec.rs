@@ -168,14 +168,17 @@ async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
         .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let emitter = Emitter::new(tx);
     let env = CaseEnv {
         adapter,
         proto: proto(),
         params: Arc::new(params),
         seed: 7,
-        emitter: Emitter::new(tx),
+        emitter: emitter.clone(),
     };
     let result = run_case(case, env).await;
+    // A finished case's events wait in the run's outbox until it is delivered.
+    emitter.deliver();
     let mut events = vec![];
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -530,4 +533,103 @@ async fn timers_and_waits_take_their_duration_from_a_module_parameter() {
         "{:?}",
         r.result.duration
     );
+}
+
+/// The run's outbox: events reach the channel only when delivered (by the anchor's tick, by
+/// `deliver`, or when the last emitter goes), in emission order, lazy ones rendered then.
+#[tokio::test(start_paused = true)]
+async fn events_wait_in_the_outbox_and_arrive_in_order() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let emitter = Emitter::new(tx);
+    let log = |text: &str| EventKind::Log {
+        at: Default::default(),
+        text: text.into(),
+    };
+    emitter.emit(log("first"));
+    let rendered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = rendered.clone();
+    emitter.emit_lazy(move || {
+        r.store(true, std::sync::atomic::Ordering::SeqCst);
+        EventKind::Log {
+            at: Default::default(),
+            text: "second".into(),
+        }
+    });
+    emitter.emit(log("third"));
+    assert!(rx.try_recv().is_err(), "nothing before delivery");
+    assert!(
+        !rendered.load(std::sync::atomic::Ordering::SeqCst),
+        "lazy until delivered"
+    );
+    emitter.deliver();
+    let texts = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<RunEvent>| {
+        let mut v = vec![];
+        while let Ok(e) = rx.try_recv() {
+            if let EventKind::Log { text, .. } = e.kind {
+                v.push(text);
+            }
+        }
+        v
+    };
+    assert_eq!(texts(&mut rx), ["first", "second", "third"]);
+    // A case's events are delivered by the run's anchor within its period, without a call.
+    let sim = fake_server(Mode::Normal);
+    let loaded = {
+        let dir = std::env::temp_dir().join(format!("conform-outbox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("s.yaml");
+        std::fs::write(&f, suite(&case("dora", DORA))).unwrap();
+        load_paths(&[f])
+    };
+    let env = CaseEnv {
+        adapter: sim,
+        proto: proto(),
+        params: Arc::new(
+            loaded.suites[0]
+                .params
+                .iter()
+                .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
+                .collect(),
+        ),
+        seed: 7,
+        emitter: emitter.clone(),
+    };
+    let r = run_case(loaded.suites[0].cases[0].clone(), env).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+    emitter.emit(log("after the case"));
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let kinds: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|e| match e.kind {
+            EventKind::CaseStarted { .. } => "started".to_string(),
+            EventKind::Log { text, .. } => text,
+            EventKind::Sent { summary, .. } => {
+                format!("sent {}", summary.split(' ').next().unwrap_or(""))
+            }
+            EventKind::Matched { .. } => "matched".into(),
+            _ => "other".into(),
+        })
+        .collect();
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("started"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("after the case"),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"sent DHCPDISCOVER".to_string()),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "matched").count(),
+        2,
+        "{kinds:?}"
+    );
+    // Whatever is left goes out when the last emitter is dropped.
+    emitter.emit(log("last"));
+    drop(emitter);
+    assert_eq!(texts(&mut rx), ["last"]);
 }
