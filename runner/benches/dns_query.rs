@@ -4,6 +4,9 @@
 //! suites/dns templates: encode, adapter, decode, template match, events), interleaved, both as
 //! worker tasks. The bench starts NSD itself on 127.0.0.1 and stops it by PID.
 //! Run: `cargo bench -p conform --bench dns_query` (needs `nsd`; prints SKIPPED otherwise).
+//! On a VM whose idle vCPUs sleep deeply, whole runs land in a fast or a slow mode; for
+//! comparing two builds, `taskset -c 0 <bench binary> --bench` keeps both sides and NSD on one
+//! vCPU (stable), and `CONFORM_BENCH_NSD_CPU=1` with it puts NSD alone on the other vCPU.
 
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
