@@ -72,19 +72,17 @@ struct Shared {
     anchor: std::sync::OnceLock<TimerAnchor>,
 }
 
-impl Shared {
-    fn push(&self, p: Pending) {
-        self.outbox
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(p);
-    }
+/// Locks `m` even if a panicking holder poisoned it: an event list stays usable.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
+impl Shared {
     /// Renders and sends everything in the outbox. The outbox's lock is held only to take the
     /// batch, so cases keep emitting while it is rendered.
     fn deliver(&self) {
-        let _one_at_a_time = self.delivering.lock().unwrap_or_else(|e| e.into_inner());
-        let batch = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        let _one_at_a_time = lock(&self.delivering);
+        let batch = std::mem::take(&mut *lock(&self.outbox));
         for p in batch {
             // A closed channel means the reporter is gone (run aborted); nothing to do.
             let _ = self.tx.send(p.render());
@@ -159,11 +157,7 @@ impl Emitter {
     }
 
     fn push(&self, p: Pending) {
-        if let Some(b) = &self.buffer {
-            b.lock().unwrap_or_else(|e| e.into_inner()).push(p);
-        } else {
-            self.shared.push(p);
-        }
+        lock(self.buffer.as_deref().unwrap_or(&self.shared.outbox)).push(p);
     }
 
     pub fn emit(&self, kind: EventKind) {
@@ -199,12 +193,8 @@ impl Emitter {
     /// Moves the buffered events to the run's outbox, in one piece.
     fn flush(&self) {
         if let Some(b) = &self.buffer {
-            let mut events = std::mem::take(&mut *b.lock().unwrap_or_else(|e| e.into_inner()));
-            self.shared
-                .outbox
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .append(&mut events);
+            let mut events = std::mem::take(&mut *lock(b));
+            lock(&self.shared.outbox).append(&mut events);
         }
     }
 }
@@ -793,10 +783,10 @@ impl ComponentRun {
                         };
                         let msg: Msg = self.ctx.env.proto.decode(&inc.datagram);
                         // One summary for both the `Received` and the `Matched` event, made when
-                        // the outbox is delivered.
-                        let summary: Arc<std::sync::OnceLock<String>> = Arc::default();
-                        if self.records {
-                            let (m, s, datagram) = (msg.clone(), summary.clone(), inc.datagram);
+                        // the outbox is delivered; shared only when both are emitted.
+                        let summary = self.records.then(Arc::<std::sync::OnceLock<String>>::default);
+                        if let Some(s) = &summary {
+                            let (m, s, datagram) = (msg.clone(), s.clone(), inc.datagram);
                             self.emit_at_lazy(path, move |at| EventKind::Received { at, summary: s.get_or_init(|| m.summary()).clone(), datagram });
                         }
                         let hit = branches.iter().enumerate().find(|(_, b)| match &b.on {
@@ -818,7 +808,7 @@ impl ComponentRun {
                                         None => missing = Some((var.clone(), f.path.to_string())),
                                     }
                                 }
-                                let (m, tname) = (msg.clone(), template.name.clone());
+                                let (m, tname, summary) = (msg.clone(), template.name.clone(), summary.unwrap_or_default());
                                 self.emit_at_lazy(path, move |at| EventKind::Matched {
                                     at,
                                     template: tname,

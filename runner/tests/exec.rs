@@ -7,6 +7,7 @@ use conform_adapters::{Adapter, AdapterError, Incoming};
 use conform_codec::{protocol_by_name, Datagram, Protocol, Value};
 use conform_model::event::{EventKind, RunEvent};
 use conform_model::load::load_paths;
+use conform_model::suite::Case;
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, CaseResult, Emitter};
 use std::collections::HashMap;
@@ -150,7 +151,8 @@ struct Run {
     events: Vec<RunEvent>,
 }
 
-async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
+/// The first case of a suite written to a temporary file, with the suite's parameter defaults.
+fn first_case(yaml: &str) -> (Arc<Case>, HashMap<String, Value>) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("t.yaml");
     std::fs::write(&f, yaml).unwrap();
@@ -161,12 +163,16 @@ async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
         loaded.render_diagnostics()
     );
     let s = &loaded.suites[0];
-    let case = s.cases[0].clone();
     let params = s
         .params
         .iter()
         .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
         .collect();
+    (s.cases[0].clone(), params)
+}
+
+async fn run_yaml(yaml: &str, adapter: Arc<dyn Adapter>) -> Run {
+    let (case, params) = first_case(yaml);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let emitter = Emitter::new(tx);
     let env = CaseEnv {
@@ -573,28 +579,15 @@ async fn events_wait_in_the_outbox_and_arrive_in_order() {
     };
     assert_eq!(texts(&mut rx), ["first", "second", "third"]);
     // A case's events are delivered by the run's anchor within its period, without a call.
-    let sim = fake_server(Mode::Normal);
-    let loaded = {
-        let dir = std::env::temp_dir().join(format!("conform-outbox-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("s.yaml");
-        std::fs::write(&f, suite(&case("dora", DORA))).unwrap();
-        load_paths(&[f])
-    };
+    let (dora, params) = first_case(&suite(&case("dora", DORA)));
     let env = CaseEnv {
-        adapter: sim,
+        adapter: fake_server(Mode::Normal),
         proto: proto(),
-        params: Arc::new(
-            loaded.suites[0]
-                .params
-                .iter()
-                .filter_map(|p| p.default.clone().map(|d| (p.name.clone(), d)))
-                .collect(),
-        ),
+        params: Arc::new(params),
         seed: 7,
         emitter: emitter.clone(),
     };
-    let r = run_case(loaded.suites[0].cases[0].clone(), env).await;
+    let r = run_case(dora, env).await;
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
     emitter.emit(log("after the case"));
     tokio::time::sleep(Duration::from_millis(120)).await;
