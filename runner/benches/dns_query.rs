@@ -131,23 +131,42 @@ async fn bench() {
     let emitter = Emitter::new(tx);
     let (mut plain, mut through) = (Vec::new(), Vec::new());
     let rounds = rounds();
+    // CONFORM_BENCH_ONLY=plain|conform runs one side alone, to profile or count syscalls and
+    // context switches of that side (`perf stat -e context-switches`, `strace -c`).
+    let only = std::env::var("CONFORM_BENCH_ONLY").ok();
+    let (run_plain, run_conform) = match only.as_deref() {
+        Some("plain") => (true, false),
+        Some("conform") => (false, true),
+        _ => (true, true),
+    };
     for i in 0..rounds + 20 {
-        let s = sock.clone();
-        let q = query.clone();
-        let took = tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let start = Instant::now();
-            s.send(&q).await.unwrap();
-            loop {
-                let n = s.recv(&mut buf).await.unwrap();
-                if n > 2 && buf[..2] == q[..2] {
-                    break;
+        if !run_plain {
+            plain.push(Duration::ZERO);
+        } else {
+            let s = sock.clone();
+            let q = query.clone();
+            let took = tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let start = Instant::now();
+                s.send(&q).await.unwrap();
+                loop {
+                    let n = s.recv(&mut buf).await.unwrap();
+                    if n > 2 && buf[..2] == q[..2] {
+                        break;
+                    }
                 }
+                start.elapsed()
+            })
+            .await
+            .unwrap();
+            if i >= 20 {
+                plain.push(took);
             }
-            start.elapsed()
-        })
-        .await
-        .unwrap();
+        }
+        if !run_conform {
+            through.push(Duration::ZERO);
+            continue;
+        }
         let env = CaseEnv {
             adapter: target.adapter.clone(),
             proto: one.protocol.clone(),
@@ -166,7 +185,6 @@ async fn bench() {
         assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
         // The first rounds warm caches on both sides.
         if i >= 20 {
-            plain.push(took);
             through.push(t2);
         }
     }
@@ -175,6 +193,11 @@ async fn bench() {
     let _ = nsd.wait();
     drop(emitter);
     let _ = drain.await;
+    if let Some(side) = only {
+        let v = if run_plain { plain } else { through };
+        println!("{side} alone, {rounds} queries: median {:?}", median(v));
+        return;
+    }
     // Per-round figures as well: each round's two queries ran back to back, so their ratio
     // and difference see the same machine state, where the medians of each side can drift
     // apart when other work on the shared cores comes and goes during the run.
