@@ -12,13 +12,11 @@
 
 use crate::adapter::{Adapter, AdapterError, Incoming};
 use crate::raw::in_netns;
+use crate::udp::UdpIo;
 use async_trait::async_trait;
 use conform_codec::{Datagram, Meta};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::SystemTime;
-use tokio::net::UdpSocket;
 use tokio::sync::broadcast;
 
 /// A UDP socket in a chosen network namespace, bound to a local address and sending to a fixed
@@ -26,13 +24,12 @@ use tokio::sync::broadcast;
 ///
 /// Invariant: subscribers see only datagrams received on this socket (never its own sends).
 pub struct RelayAdapter {
-    sock: Arc<UdpSocket>,
+    io: UdpIo,
     local: SocketAddr,
     server: SocketAddr,
     netns: Option<String>,
     label: &'static str,
     tx: broadcast::Sender<Incoming>,
-    reader: tokio::task::JoinHandle<()>,
 }
 
 fn bind_std(local: SocketAddr, netns: Option<&str>) -> Result<std::net::UdpSocket, AdapterError> {
@@ -102,22 +99,18 @@ impl RelayAdapter {
     ) -> Result<Self, AdapterError> {
         let ns = netns.map(str::to_owned);
         let std_sock = in_netns(netns, move || bind_std(local, ns.as_deref())).await?;
-        let sock = UdpSocket::from_std(std_sock).map_err(|e| AdapterError::Io {
+        let (tx, _) = broadcast::channel(4096);
+        let io = UdpIo::start(std_sock, tx.clone()).map_err(|e| AdapterError::Io {
             what: "register UDP socket with the tokio reactor".into(),
             source: e,
         })?;
-        let local = sock.local_addr().unwrap_or(local);
-        let sock = Arc::new(sock);
-        let (tx, _) = broadcast::channel(4096);
-        let reader = tokio::spawn(receive_loop(sock.clone(), tx.clone(), local));
         Ok(RelayAdapter {
-            sock,
-            local,
+            local: io.local_addr(),
+            io,
             server,
             netns: netns.map(str::to_owned),
             label,
             tx,
-            reader,
         })
     }
 
@@ -129,43 +122,6 @@ impl RelayAdapter {
     /// The default destination.
     pub fn server_addr(&self) -> SocketAddr {
         self.server
-    }
-}
-
-async fn receive_loop(sock: Arc<UdpSocket>, tx: broadcast::Sender<Incoming>, local: SocketAddr) {
-    let mut buf = vec![0u8; 65_536];
-    let mut seq = 0u64;
-    let mut consecutive_errors = 0u32;
-    loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(_) => {
-                // ICMP errors (port unreachable) surface here on Linux; they are not fatal.
-                consecutive_errors += 1;
-                if consecutive_errors > 100 {
-                    break;
-                }
-                continue;
-            }
-        };
-        consecutive_errors = 0;
-        let meta = Meta {
-            ip_src: Some(from.ip()),
-            src_port: Some(from.port()),
-            ip_dst: Some(local.ip()),
-            dst_port: Some(local.port()),
-            transport: "udp".into(),
-            ..Meta::default()
-        };
-        let _ = tx.send(Incoming {
-            datagram: Datagram {
-                payload: buf[..n].to_vec(),
-                meta,
-            },
-            at: SystemTime::now(),
-            seq,
-        });
-        seq += 1;
     }
 }
 
@@ -183,20 +139,13 @@ fn destination(meta: &Meta, server: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, meta.dst_port.unwrap_or(server.port()))
 }
 
-impl Drop for RelayAdapter {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
-}
-
 #[async_trait]
 impl Adapter for RelayAdapter {
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
         let to = destination(&d.meta, self.server);
-        self.sock
+        self.io
             .send_to(&d.payload, to)
             .await
-            .map(|_| ())
             .map_err(|e| AdapterError::Io {
                 what: format!("send UDP {} -> {to}", self.local),
                 source: e,

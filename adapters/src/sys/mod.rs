@@ -445,8 +445,112 @@ pub(crate) fn async_socket(
     unsafe { tokio::io::unix::AsyncFd::register(s) }.map_err(io::Error::from)
 }
 
+/// Registers a UDP socket with the tokio reactor for readability only (must run inside a
+/// runtime): see `udp::UdpIo` for why not writability.
+pub(crate) fn async_udp_readable(
+    s: std::net::UdpSocket,
+) -> io::Result<tokio::io::unix::AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: as for `async_socket`: the `UdpSocket` owns its fd for its whole life and the
+    // AsyncFd takes ownership of it.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(s, tokio::io::Interest::READABLE) }
+        .map_err(io::Error::from)
+}
+
 /// Registers an owned file (a tap fd) with the tokio reactor (must run inside a runtime).
 pub(crate) fn async_file(f: File) -> io::Result<tokio::io::unix::AsyncFd<File>> {
     // SAFETY: as for `async_socket`: `File` owns its fd for its whole life.
     unsafe { tokio::io::unix::AsyncFd::register(f) }.map_err(io::Error::from)
+}
+
+/// How many datagrams one [`recv_batch`] call takes at most.
+pub(crate) const BATCH_SLOTS: usize = 8;
+
+/// Buffers for [`recv_batch`]: [`BATCH_SLOTS`] datagrams of up to 64 KiB each, with their
+/// sources. Allocated once per receive loop.
+pub(crate) struct RecvBatch {
+    bufs: Vec<Vec<u8>>,
+    addrs: [libc::sockaddr_storage; BATCH_SLOTS],
+    lens: [usize; BATCH_SLOTS],
+}
+
+impl RecvBatch {
+    pub(crate) fn new() -> Self {
+        RecvBatch {
+            bufs: (0..BATCH_SLOTS).map(|_| vec![0u8; 65_536]).collect(),
+            // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+            addrs: unsafe { std::mem::zeroed() },
+            lens: [0; BATCH_SLOTS],
+        }
+    }
+
+    /// Datagram `i` of the last call: its bytes and its source (`None` for a family other
+    /// than IPv4 or IPv6).
+    pub(crate) fn get(&self, i: usize) -> (&[u8], Option<std::net::SocketAddr>) {
+        (
+            &self.bufs[i][..self.lens[i]],
+            sockaddr_to_std(&self.addrs[i]),
+        )
+    }
+}
+
+fn sockaddr_to_std(sa: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    match libc::c_int::from(sa.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large and
+            // aligned enough for.
+            let a = unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)).into(),
+                u16::from_be(a.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr).into(),
+                u16::from_be(a.sin6_port),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Receives up to [`BATCH_SLOTS`] datagrams waiting on a UDP socket without blocking
+/// (`recvmmsg(2)` with `MSG_DONTWAIT`) and returns how many it took. Fewer than the slots means
+/// the queue was empty when the call ended, so the caller needs no further read to learn that
+/// (a datagram arriving later raises a new readiness event). Errors as `recvmmsg` reports them
+/// (EAGAIN when nothing was waiting).
+pub(crate) fn recv_batch(fd: &impl AsRawFd, batch: &mut RecvBatch) -> io::Result<usize> {
+    // SAFETY: iovec and mmsghdr are plain old data; all-zero is a valid value.
+    let mut iovs: [libc::iovec; BATCH_SLOTS] = unsafe { std::mem::zeroed() };
+    let mut msgs: [libc::mmsghdr; BATCH_SLOTS] = unsafe { std::mem::zeroed() };
+    for (i, (iov, m)) in iovs.iter_mut().zip(msgs.iter_mut()).enumerate() {
+        iov.iov_base = batch.bufs[i].as_mut_ptr().cast::<libc::c_void>();
+        iov.iov_len = batch.bufs[i].len();
+        m.msg_hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_storage).cast();
+        m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        m.msg_hdr.msg_iov = iov;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `msgs` holds BATCH_SLOTS headers whose name and iovec pointers refer to live
+    // buffers in `batch` and `iovs` (sizes alongside), all outliving the call; no timeout.
+    let got = unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            BATCH_SLOTS as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let got = got as usize;
+    for (len, m) in batch.lens.iter_mut().zip(&msgs).take(got) {
+        *len = (m.msg_len as usize).min(65_536);
+    }
+    Ok(got)
 }
