@@ -54,6 +54,16 @@ pub trait Adapter: Send + Sync {
     fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
         None
     }
+
+    /// Moves what has already arrived, without waiting, into the `subscribe` channel, and
+    /// tells whether there was anything. A receiver about to wait calls it first: an answer
+    /// that came while it was busy then reaches it without the adapter's reader task being
+    /// woken through the reactor. Never required for correctness (the reader task delivers
+    /// everything anyway); order and `seq` stay as the invariant above says. The default
+    /// does nothing (adapters whose arrivals come from a task only).
+    fn take_waiting(&self) -> bool {
+        false
+    }
 }
 
 /// One line naming a layer-2 port for logs and reports: `raw cf1-0c0 in netns cf1-0c

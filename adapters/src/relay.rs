@@ -160,6 +160,10 @@ impl Adapter for RelayAdapter {
         Some(self.tx.clone())
     }
 
+    fn take_waiting(&self) -> bool {
+        self.io.take_waiting()
+    }
+
     fn describe(&self) -> String {
         let ns = self
             .netns

@@ -371,6 +371,12 @@ impl Adapter for DnsAdapter {
         self.sink.tx.subscribe()
     }
 
+    /// UDP answers waiting on the wrapped adapter's socket, when its channel is this one's
+    /// (with a forwarding task they would reach subscribers through that task anyway).
+    fn take_waiting(&self) -> bool {
+        self.forward.is_none() && self.udp.take_waiting()
+    }
+
     fn describe(&self) -> String {
         format!(
             "dns {} + {}{}",

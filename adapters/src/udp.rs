@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use conform_codec::{Datagram, Meta};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::broadcast;
@@ -26,12 +26,68 @@ const SEND_PATIENCE: Duration = Duration::from_secs(1);
 /// (tokio clears it only if no new event came in meanwhile, so nothing is missed). Both were
 /// per-query costs in the dns_query bench (docs/performance.md).
 ///
+/// A receiver about to wait can also read the socket itself ([`UdpIo::take_waiting`]): an
+/// answer that came while the case task was busy (on a loopback server, before its own
+/// `sendto` returned) then reaches it without a wake-up of the reader task through the reactor
+/// and a hop through the channel, which was most of conform's added latency per DNS query.
+///
 /// Invariant: the channel sees every datagram this socket receives, in arrival order, each
-/// stamped when read; never the socket's own sends.
+/// stamped when read; never the socket's own sends. Reads and the channel sends that follow
+/// them happen under one lock ([`Reading`]), whoever reads, so order and `seq` hold.
 pub(crate) struct UdpIo {
     sock: Arc<AsyncFd<std::net::UdpSocket>>,
     local: SocketAddr,
+    reading: Arc<Mutex<Reading>>,
+    tx: broadcast::Sender<Incoming>,
     reader: tokio::task::JoinHandle<()>,
+}
+
+/// What a read needs, behind the lock that orders reads: the batch buffers and the next
+/// sequence number.
+struct Reading {
+    batch: RecvBatch,
+    seq: u64,
+}
+
+impl Reading {
+    /// Reads what is waiting (up to one batch) and sends it on `tx`; returns how many
+    /// datagrams the batch held (datagrams without a source address are skipped).
+    fn read_batch(
+        &mut self,
+        sock: &std::net::UdpSocket,
+        tx: &broadcast::Sender<Incoming>,
+        local: SocketAddr,
+    ) -> io::Result<usize> {
+        let got = sys::recv_batch(sock, &mut self.batch)?;
+        for i in 0..got {
+            let (payload, from) = self.batch.get(i);
+            let Some(from) = from else { continue };
+            let meta = Meta {
+                ip_src: Some(from.ip()),
+                src_port: Some(from.port()),
+                ip_dst: Some(local.ip()),
+                dst_port: Some(local.port()),
+                transport: "udp".into(),
+                ..Meta::default()
+            };
+            let _ = tx.send(Incoming {
+                datagram: Datagram {
+                    payload: payload.to_vec(),
+                    meta,
+                },
+                at: SystemTime::now(),
+                seq: self.seq,
+            });
+            self.seq += 1;
+        }
+        Ok(got)
+    }
+}
+
+/// The reading state's lock; a panic while holding it cannot leave the buffers inconsistent
+/// (each read overwrites them), so a poisoned lock is used as is.
+fn lock(m: &Mutex<Reading>) -> MutexGuard<'_, Reading> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl UdpIo {
@@ -42,12 +98,42 @@ impl UdpIo {
     ) -> io::Result<Self> {
         let local = sock.local_addr()?;
         let sock = Arc::new(sys::async_udp_readable(sock)?);
-        let reader = tokio::spawn(receive_loop(sock.clone(), tx, local));
+        let reading = Arc::new(Mutex::new(Reading {
+            batch: RecvBatch::new(),
+            seq: 0,
+        }));
+        let reader = tokio::spawn(receive_loop(
+            sock.clone(),
+            reading.clone(),
+            tx.clone(),
+            local,
+        ));
         Ok(UdpIo {
             sock,
             local,
+            reading,
+            tx,
             reader,
         })
+    }
+
+    /// Reads every datagram already waiting on the socket into the channel, without waiting;
+    /// returns whether there was one. If the reader task is reading at this moment it
+    /// returns false at once: what it reads reaches the channel anyway. Costs one
+    /// `recvmmsg` that finds the socket empty when nothing is waiting.
+    pub(crate) fn take_waiting(&self) -> bool {
+        let Ok(mut r) = self.reading.try_lock() else {
+            return false;
+        };
+        let mut any = false;
+        // Errors (an ICMP error queued on the socket) are the reader task's to count.
+        while let Ok(got) = r.read_batch(self.sock.get_ref(), &self.tx, self.local) {
+            any |= got > 0;
+            if got < BATCH_SLOTS {
+                break;
+            }
+        }
+        any
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {
@@ -80,40 +166,19 @@ impl Drop for UdpIo {
 
 async fn receive_loop(
     sock: Arc<AsyncFd<std::net::UdpSocket>>,
+    reading: Arc<Mutex<Reading>>,
     tx: broadcast::Sender<Incoming>,
     local: SocketAddr,
 ) {
-    let mut batch = RecvBatch::new();
-    let mut seq = 0u64;
     let mut consecutive_errors = 0u32;
     loop {
         let Ok(mut guard) = sock.readable().await else {
             break;
         };
-        match sys::recv_batch(guard.get_inner(), &mut batch) {
+        let read = lock(&reading).read_batch(guard.get_inner(), &tx, local);
+        match read {
             Ok(got) => {
                 consecutive_errors = 0;
-                for i in 0..got {
-                    let (payload, from) = batch.get(i);
-                    let Some(from) = from else { continue };
-                    let meta = Meta {
-                        ip_src: Some(from.ip()),
-                        src_port: Some(from.port()),
-                        ip_dst: Some(local.ip()),
-                        dst_port: Some(local.port()),
-                        transport: "udp".into(),
-                        ..Meta::default()
-                    };
-                    let _ = tx.send(Incoming {
-                        datagram: Datagram {
-                            payload: payload.to_vec(),
-                            meta,
-                        },
-                        at: SystemTime::now(),
-                        seq,
-                    });
-                    seq += 1;
-                }
                 if got < BATCH_SLOTS {
                     guard.clear_ready();
                 }
@@ -186,6 +251,10 @@ impl Adapter for UdpAdapter {
     fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
         Some(self.tx.clone())
     }
+
+    fn take_waiting(&self) -> bool {
+        self.io.take_waiting()
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +266,61 @@ mod tests {
             .await
             .expect("a datagram within 2 s")
             .expect("the channel is open")
+    }
+
+    /// `take_waiting` reads what is queued at the moment of the call, in order with what the
+    /// reader task read before, and reports an empty socket as `false`. On a current-thread
+    /// runtime the reader task cannot run while the test does not yield, so the only reader
+    /// of the later datagrams is `take_waiting`.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiting_receiver_reads_what_is_queued_itself_in_order() {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let a = UdpAdapter::bind("127.0.0.1:0".parse().unwrap(), peer.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut rx = a.subscribe();
+        let me = a.local_addr().unwrap();
+        assert!(!a.take_waiting(), "nothing was sent yet");
+        // Two datagrams for the reader task.
+        peer.send_to(b"r0", me).unwrap();
+        peer.send_to(b"r1", me).unwrap();
+        let mut got = vec![next(&mut rx).await, next(&mut rx).await];
+        // More than a batch for the receiver itself: no yield from here on.
+        let n = 2 * BATCH_SLOTS + 3;
+        for k in 0..n {
+            peer.send_to(format!("t{k}").as_bytes(), me).unwrap();
+        }
+        let mut tries = 0;
+        while rx.len() < n {
+            a.take_waiting();
+            tries += 1;
+            assert!(tries < 200, "only {} of {n} datagrams read", rx.len());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for _ in 0..n {
+            got.push(rx.try_recv().expect("read without yielding"));
+        }
+        let texts: Vec<String> = got
+            .iter()
+            .map(|i| String::from_utf8_lossy(&i.datagram.payload).into_owned())
+            .collect();
+        let want: Vec<String> = ["r0", "r1"]
+            .into_iter()
+            .map(String::from)
+            .chain((0..n).map(|k| format!("t{k}")))
+            .collect();
+        assert_eq!(texts, want);
+        assert!(
+            got.windows(2).all(|w| w[0].seq < w[1].seq),
+            "seq out of order"
+        );
+        assert!(got
+            .iter()
+            .all(|i| i.datagram.meta.dst_port == Some(me.port())));
+        assert!(!a.take_waiting(), "the socket is empty again");
+        // The reader task, woken later by the same arrivals, finds nothing to add.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(rx.try_recv().is_err(), "a datagram was delivered twice");
     }
 
     /// Batched reads lose nothing: bursts longer than a batch, a datagram after the loop has

@@ -239,6 +239,10 @@ impl Adapter for LabPort {
     fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
         self.current().and_then(|a| a.incoming_sender())
     }
+
+    fn take_waiting(&self) -> bool {
+        self.current().is_some_and(|a| a.take_waiting())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

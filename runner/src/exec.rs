@@ -767,6 +767,12 @@ impl ComponentRun {
                 }
                 let far = Instant::now() + Duration::from_secs(86_400);
                 let deadline = next.map(|(_, d)| d).unwrap_or(far);
+                // An answer that arrived while this task was busy (a loopback server answers
+                // before our own send returns) is read here rather than by the adapter's
+                // reader task, which would first have to be woken through the reactor.
+                if self.rx.is_empty() {
+                    self.ctx.env.adapter.take_waiting();
+                }
                 tokio::select! {
                     biased;
                     inc = self.rx.recv() => {
