@@ -154,7 +154,12 @@ pub fn read_name(msg: &[u8], start: usize) -> WireName {
 /// [`read_name`], building the presentation text only when `collect` is set (checking RDATA
 /// names during [`Message::parse`] needs the end and the error, not the text).
 fn read_name_as(msg: &[u8], start: usize, collect: bool) -> WireName {
-    let mut text = String::new();
+    // Room for a typical name at once instead of growing 8, 16, 32 bytes.
+    let mut text = if collect {
+        String::with_capacity(32)
+    } else {
+        String::new()
+    };
     let mut pos = start;
     let mut end: Option<usize> = None;
     let mut hops = 0usize;
@@ -236,6 +241,14 @@ fn read_name_as(msg: &[u8], start: usize, collect: bool) -> WireName {
 }
 
 fn push_label(text: &mut String, label: &[u8]) {
+    // Almost every label is plain printable ASCII: one copy, not a push per byte.
+    if label.iter().all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\') {
+        if let Ok(plain) = std::str::from_utf8(label) {
+            text.push_str(plain);
+            text.push('.');
+            return;
+        }
+    }
     for &b in label {
         match b {
             b'.' | b'\\' => {
