@@ -67,8 +67,7 @@ pub fn question_span(msg: &[u8]) -> Option<std::ops::Range<usize>> {
 /// Presentation form of the first question's name, lower case (`www.example.test.`), for
 /// titles and for matching live queries to captured ones.
 fn question_text(msg: &[u8], span: &std::ops::Range<usize>) -> String {
-    let n = conform_codec::dns::wire::read_name(msg, span.start);
-    n.text.to_ascii_lowercase()
+    conform_codec::dns::wire::name_text(msg, span.start).to_ascii_lowercase()
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {

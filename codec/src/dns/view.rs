@@ -241,7 +241,7 @@ impl Decoded for DnsView {
             id::Q_NAME => {
                 let q = m.questions.first()?;
                 Some(Cow::Borrowed(
-                    self.q_name.get_or_init(|| Value::Str(q.name.text.clone())),
+                    self.q_name.get_or_init(|| Value::Str(q.name.text(&self.payload))),
                 ))
             }
             id::Q_NAME_RAW => {
@@ -262,7 +262,7 @@ impl Decoded for DnsView {
                 let c = self.sections.get_or_init(Box::default).get(s as usize)?;
                 match f.id {
                     id::SEC_NAMES => {
-                        self.section_list(s, &c.names, |r| Value::Str(r.name.text.clone()))
+                        self.section_list(s, &c.names, |r| Value::Str(r.name.text(&self.payload)))
                     }
                     id::SEC_TYPES => self.section_list(s, &c.types, |r| Value::Int(r.rtype.into())),
                     id::SEC_CLASSES => {
@@ -273,7 +273,7 @@ impl Decoded for DnsView {
                 }
             }
             id::RR_NAME => Some(Cow::Owned(Value::Str(
-                self.record(f.arg)?.name.text.clone(),
+                self.record(f.arg)?.name.text(&self.payload),
             ))),
             id::RR_TYPE => int(self.record(f.arg)?.rtype),
             id::RR_CLASS => int(self.record(f.arg)?.class),
@@ -382,7 +382,7 @@ impl Decoded for DnsView {
         }
         if let Some(q) = m.questions.first() {
             s.push(' ');
-            s.push_str(&q.name.text);
+            s.push_str(&q.name.text(&self.payload));
             s.push(' ');
             if let Some(x) = q.qtype {
                 match catalogue::type_name(x) {
@@ -430,7 +430,7 @@ impl Decoded for DnsView {
             m.section(s)
                 .map(|r| {
                     json!({
-                        "name": r.name.text,
+                        "name": r.name.text(&self.payload),
                         "type": catalogue::type_name(r.rtype).map(str::to_string).unwrap_or_else(|| format!("TYPE{}", r.rtype)),
                         "class": name_in(CLASSES, r.class.into()).map(str::to_string).unwrap_or_else(|| format!("CLASS{}", r.class)),
                         "ttl": r.ttl,
@@ -448,7 +448,7 @@ impl Decoded for DnsView {
             "rcode": h.rcode(),
             "ext_rcode": m.ext_rcode(),
             "counts": [h.qdcount, h.ancount, h.nscount, h.arcount],
-            "question": m.questions.iter().map(|q| json!({"name": q.name.text, "type": q.qtype, "class": q.qclass})).collect::<Vec<_>>(),
+            "question": m.questions.iter().map(|q| json!({"name": q.name.text(&self.payload), "type": q.qtype, "class": q.qclass})).collect::<Vec<_>>(),
             "answer": rr(Section::Answer),
             "authority": rr(Section::Authority),
             "additional": rr(Section::Additional),

@@ -130,13 +130,13 @@ impl std::fmt::Display for Malformation {
     }
 }
 
-/// A domain name as read from the wire.
+/// A domain name as read from the wire: where it is and whether it reads; its text is built
+/// on request ([`WireName::text`]), since a verdict rarely needs every name of a message and
+/// building them was the largest part of decoding an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireName {
-    /// Presentation form: labels joined by `.`, a final `.`, `.` alone for the root. Bytes
-    /// outside printable ASCII and `.`/`\` inside labels are escaped (`\DDD`, `\.`). The case is
-    /// kept as sent. On a read error the labels read so far are kept.
-    pub text: String,
+    /// Offset of the name's first byte in the message.
+    pub start: usize,
     /// Offset just after the name's in-place bytes (where the next field starts); `None` when
     /// the name runs past the end of the message.
     pub end: Option<usize>,
@@ -146,20 +146,34 @@ pub struct WireName {
     pub error: Option<String>,
 }
 
-/// Reads a (possibly compressed) name at `start`. Never panics.
-pub fn read_name(msg: &[u8], start: usize) -> WireName {
-    read_name_as(msg, start, true)
+impl WireName {
+    /// Presentation form: labels joined by `.`, a final `.`, `.` alone for the root. Bytes
+    /// outside printable ASCII and `.`/`\` inside labels are escaped (`\DDD`, `\.`). The case
+    /// is kept as sent. On a read error the labels read so far are kept. `msg` must be the
+    /// message the name was read from.
+    pub fn text(&self, msg: &[u8]) -> String {
+        name_text(msg, self.start)
+    }
 }
 
-/// [`read_name`], building the presentation text only when `collect` is set (checking RDATA
-/// names during [`Message::parse`] needs the end and the error, not the text).
-fn read_name_as(msg: &[u8], start: usize, collect: bool) -> WireName {
+/// Reads a (possibly compressed) name at `start` without building its text. Never panics.
+pub fn read_name(msg: &[u8], start: usize) -> WireName {
+    scan_name(msg, start, None)
+}
+
+/// The presentation form of the name at `start` (see [`WireName::text`]). Never panics.
+pub fn name_text(msg: &[u8], start: usize) -> String {
     // Room for a typical name at once instead of growing 8, 16, 32 bytes.
-    let mut text = if collect {
-        String::with_capacity(32)
-    } else {
-        String::new()
-    };
+    let mut text = String::with_capacity(32);
+    let n = scan_name(msg, start, Some(&mut text));
+    if text.is_empty() && n.error.is_none() {
+        text.push('.');
+    }
+    text
+}
+
+/// Walks the name at `start`, appending its labels to `text` when given.
+fn scan_name(msg: &[u8], start: usize, mut text: Option<&mut String>) -> WireName {
     let mut pos = start;
     let mut end: Option<usize> = None;
     let mut hops = 0usize;
@@ -187,8 +201,8 @@ fn read_name_as(msg: &[u8], start: usize, collect: bool) -> WireName {
                     error = Some(format!("name longer than {MAX_NAME_LEN} octets"));
                     // Keep reading to find the end, but stop collecting text.
                 }
-                if error.is_none() && collect {
-                    push_label(&mut text, label);
+                if let (None, Some(t)) = (&error, text.as_deref_mut()) {
+                    push_label(t, label);
                 }
                 pos += 1 + usize::from(len);
             }
@@ -229,11 +243,8 @@ fn read_name_as(msg: &[u8], start: usize, collect: bool) -> WireName {
             }
         }
     }
-    if text.is_empty() && error.is_none() && collect {
-        text.push('.');
-    }
     WireName {
-        text,
+        start,
         end,
         compressed: hops > 0,
         error,
@@ -530,7 +541,7 @@ fn read_opt(msg: &[u8], rec: &Record, index: usize, bad: &mut Vec<Malformation>)
     Opt {
         record: index,
         section: rec.section,
-        owner: rec.name.text.clone(),
+        owner: rec.name.text(msg),
         payload: rec.class,
         ext_rcode: (rec.ttl >> 24) as u8,
         version: (rec.ttl >> 16) as u8,
@@ -556,10 +567,12 @@ fn rdata_name(
     stop: usize,
     collect: bool,
 ) -> Result<(String, usize), String> {
-    let n = read_name_as(msg, at, collect);
+    let n = read_name(msg, at);
     match (n.error, n.end) {
         (Some(e), _) => Err(format!("name in RDATA: {e}")),
-        (None, Some(end)) if end <= stop => Ok((n.text, end)),
+        (None, Some(end)) if end <= stop => {
+            Ok((if collect { name_text(msg, at) } else { String::new() }, end))
+        }
         _ => Err("name overruns the RDATA".into()),
     }
 }
@@ -704,7 +717,7 @@ mod tests {
         let h = m.header.unwrap();
         assert_eq!(h.id, 0x1234);
         assert!(h.bit(flag::QR) && h.bit(flag::AA) && !h.bit(flag::Z));
-        assert_eq!(m.questions[0].name.text, "example.test.");
+        assert_eq!(m.questions[0].name.text(&b), "example.test.");
         let a: Vec<&Record> = m.section(Section::Answer).collect();
         assert_eq!(a.len(), 1);
         assert_eq!(
@@ -759,8 +772,8 @@ mod tests {
     fn names_escape_and_keep_case() {
         let b = b"\x03A.b\x02\\\xff\x00";
         let n = read_name(b, 0);
-        assert_eq!(n.text, "A\\.b.\\\\\\255.");
+        assert_eq!(n.text(b), "A\\.b.\\\\\\255.");
         assert_eq!(n.end, Some(b.len()));
-        assert_eq!(read_name(b"\x00", 0).text, ".");
+        assert_eq!(name_text(b"\x00", 0), ".");
     }
 }

@@ -76,7 +76,7 @@ fn needs_raw(p: &[u8], m: &Message) -> Option<&'static str> {
         return Some("not exactly one question");
     }
     let qn = &m.questions[0].name;
-    if qn.compressed || qn.text.contains('\\') {
+    if qn.compressed || qn.text(p).contains('\\') {
         return Some("a compressed or escaped question name");
     }
     if h.ancount != 0 || h.nscount != 0 || m.records.iter().any(|r| r.rtype != TYPE_OPT) {
@@ -127,7 +127,7 @@ impl DnsWriter {
             push("rcode", enum_lit(RCODES, u16::from(h.rcode())));
         }
         let qu = &m.questions[0];
-        push("question.name", q(&qu.name.text));
+        push("question.name", q(&qu.name.text(p)));
         push("question.type", type_lit(qu.qtype.unwrap_or(0)));
         push("question.class", enum_lit(CLASSES, qu.qclass.unwrap_or(1)));
         if let Some(o) = m.opts.first() {
@@ -200,7 +200,7 @@ impl DnsWriter {
             push(k, h.bit(f).to_string());
         }
         if let Some(qu) = m.questions.first() {
-            push("question.name", q(&qu.name.text));
+            push("question.name", q(&qu.name.text(p)));
             push("question.type", type_lit(qu.qtype.unwrap_or(0)));
             push("question.class", enum_lit(CLASSES, qu.qclass.unwrap_or(1)));
         }
@@ -222,7 +222,7 @@ impl DnsWriter {
                 }
                 continue;
             }
-            let names: Vec<String> = recs.iter().map(|r| q(&r.name.text)).collect();
+            let names: Vec<String> = recs.iter().map(|r| q(&r.name.text(p))).collect();
             let types: Vec<String> = recs.iter().map(|r| type_lit(r.rtype)).collect();
             let classes: Vec<String> = recs.iter().map(|r| enum_lit(CLASSES, r.class)).collect();
             let rdata: Vec<String> = recs
