@@ -28,6 +28,16 @@ pub trait Protocol: Send + Sync + Debug {
     /// through fields such as `malformed` or `end_present`.
     fn decode(&self, d: &Datagram) -> Arc<dyn Decoded>;
 
+    /// Decodes a datagram the caller gives up, without copying it; the view gives it back
+    /// through [`Decoded::datagram`] (a receiver keeps the datagram for its event that way
+    /// instead of decoding a copy). The default keeps the datagram beside a view of it.
+    fn decode_owned(&self, d: Datagram) -> Arc<dyn Decoded> {
+        Arc::new(Kept {
+            view: self.decode(&d),
+            datagram: d,
+        })
+    }
+
     /// Encodes a send template whose fields are all concrete. `None` means "omit this field"
     /// (for options: do not emit it). Fields are in template order, which is the wire order
     /// for options.
@@ -48,6 +58,33 @@ pub trait Decoded: Send + Sync + Debug {
     fn summary(&self) -> String;
     /// A JSON rendering of every field, for events and HTML reports.
     fn to_json(&self) -> serde_json::Value;
+    /// The datagram this view was decoded from, when the view keeps it (every view that
+    /// [`Protocol::decode_owned`] returns does).
+    fn datagram(&self) -> Option<Datagram> {
+        None
+    }
+}
+
+/// [`Protocol::decode_owned`]'s default: a view and the datagram it was made from.
+#[derive(Debug)]
+struct Kept {
+    view: Arc<dyn Decoded>,
+    datagram: Datagram,
+}
+
+impl Decoded for Kept {
+    fn get(&self, f: &FieldRef) -> Option<Cow<'_, Value>> {
+        self.view.get(f)
+    }
+    fn summary(&self) -> String {
+        self.view.summary()
+    }
+    fn to_json(&self) -> serde_json::Value {
+        self.view.to_json()
+    }
+    fn datagram(&self) -> Option<Datagram> {
+        Some(self.datagram.clone())
+    }
 }
 
 /// Why a send template could not become bytes.
@@ -66,5 +103,63 @@ pub fn protocol_by_name(name: &str) -> Option<Arc<dyn Protocol>> {
         "dhcp" => Some(Arc::new(crate::dhcp::Dhcp)),
         "dns" => Some(Arc::new(crate::dns::Dns::default())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datagram::Meta;
+
+    /// A protocol without its own `decode_owned`, to exercise the default.
+    #[derive(Debug)]
+    struct Plain;
+
+    impl Protocol for Plain {
+        fn name(&self) -> &'static str {
+            "plain"
+        }
+        fn resolve(&self, _: &str) -> Option<FieldRef> {
+            None
+        }
+        fn is_group(&self, _: &str) -> bool {
+            false
+        }
+        fn paths(&self) -> Vec<String> {
+            vec![]
+        }
+        fn decode(&self, d: &Datagram) -> Arc<dyn Decoded> {
+            protocol_by_name("dns").unwrap().decode(d)
+        }
+        fn encode(&self, _: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError> {
+            Err(EncodeError::Other("no".into()))
+        }
+    }
+
+    /// Every view made by `decode_owned` gives back the datagram it was made from, and reads
+    /// the same fields as a view of a copy.
+    #[test]
+    fn owned_decodes_give_the_datagram_back() {
+        let d = Datagram {
+            payload: vec![0x1a, 0xbc, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff],
+            meta: Meta {
+                transport: "udp".into(),
+                src_port: Some(53),
+                ..Meta::default()
+            },
+        };
+        let dns = protocol_by_name("dns").unwrap();
+        let dhcp = protocol_by_name("dhcp").unwrap();
+        let plain: Arc<dyn Protocol> = Arc::new(Plain);
+        for p in [&dns, &dhcp, &plain] {
+            let v = p.decode_owned(d.clone());
+            assert_eq!(v.datagram().as_ref(), Some(&d), "{}", p.name());
+            assert_eq!(v.summary(), p.decode(&d).summary(), "{}", p.name());
+        }
+        let id = dns.resolve("id").unwrap();
+        assert_eq!(
+            dns.decode_owned(d.clone()).get(&id).map(|v| v.into_owned()),
+            Some(Value::Int(0x1abc))
+        );
     }
 }

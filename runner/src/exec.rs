@@ -52,6 +52,13 @@ enum Pending {
     Lazy(f64, LazyKind),
 }
 
+/// An entry of the outbox: one event, or a finished case's buffer moved in whole (no copy of
+/// its events on the case's path).
+enum Outgoing {
+    One(Pending),
+    Case(Vec<Pending>),
+}
+
 impl Pending {
     fn render(self) -> RunEvent {
         match self {
@@ -65,7 +72,7 @@ impl Pending {
 struct Shared {
     tx: mpsc::UnboundedSender<RunEvent>,
     start: Instant,
-    outbox: std::sync::Mutex<Vec<Pending>>,
+    outbox: std::sync::Mutex<Vec<Outgoing>>,
     /// Held for a whole delivery, so deliveries never interleave (order) and a `deliver` call
     /// returns only once a delivery that another thread began has reached the channel.
     delivering: std::sync::Mutex<()>,
@@ -83,9 +90,15 @@ impl Shared {
     fn deliver(&self) {
         let _one_at_a_time = lock(&self.delivering);
         let batch = std::mem::take(&mut *lock(&self.outbox));
-        for p in batch {
-            // A closed channel means the reporter is gone (run aborted); nothing to do.
+        // A closed channel means the reporter is gone (run aborted); nothing to do.
+        let send = |p: Pending| {
             let _ = self.tx.send(p.render());
+        };
+        for o in batch {
+            match o {
+                Outgoing::One(p) => send(p),
+                Outgoing::Case(ps) => ps.into_iter().for_each(send),
+            }
         }
     }
 }
@@ -157,7 +170,10 @@ impl Emitter {
     }
 
     fn push(&self, p: Pending) {
-        lock(self.buffer.as_deref().unwrap_or(&self.shared.outbox)).push(p);
+        match &self.buffer {
+            Some(b) => lock(b).push(p),
+            None => lock(&self.shared.outbox).push(Outgoing::One(p)),
+        }
     }
 
     pub fn emit(&self, kind: EventKind) {
@@ -186,15 +202,18 @@ impl Emitter {
     fn buffered(&self) -> Emitter {
         Emitter {
             shared: self.shared.clone(),
-            buffer: Some(Arc::default()),
+            // Room for a plain case's events (started, sent, received, matched, verdict).
+            buffer: Some(Arc::new(std::sync::Mutex::new(Vec::with_capacity(8)))),
         }
     }
 
     /// Moves the buffered events to the run's outbox, in one piece.
     fn flush(&self) {
         if let Some(b) = &self.buffer {
-            let mut events = std::mem::take(&mut *lock(b));
-            lock(&self.shared.outbox).append(&mut events);
+            let events = std::mem::take(&mut *lock(b));
+            if !events.is_empty() {
+                lock(&self.shared.outbox).push(Outgoing::Case(events));
+            }
         }
     }
 }
@@ -542,11 +561,7 @@ impl ComponentRun {
     ) -> futures_like::BoxFuture<'a, Flow> {
         Box::pin(async move {
             for (i, s) in steps.iter().enumerate() {
-                let path = if prefix.is_empty() {
-                    format!("{}", i + 1)
-                } else {
-                    format!("{prefix}.{}", i + 1)
-                };
+                let path = step_path(prefix, i + 1);
                 if self.step(s, &path).await == Flow::Stop {
                     return Flow::Stop;
                 }
@@ -787,13 +802,15 @@ impl ComponentRun {
                                 return Flow::Stop;
                             }
                         };
-                        let msg: Msg = self.ctx.env.proto.decode(&inc.datagram);
+                        // The view keeps the datagram (no copy on the path); the `Received`
+                        // event takes it back from the view when the outbox is delivered.
+                        let msg: Msg = self.ctx.env.proto.decode_owned(inc.datagram);
                         // One summary for both the `Received` and the `Matched` event, made when
                         // the outbox is delivered; shared only when both are emitted.
                         let summary = self.records.then(Arc::<std::sync::OnceLock<String>>::default);
                         if let Some(s) = &summary {
-                            let (m, s, datagram) = (msg.clone(), s.clone(), inc.datagram);
-                            self.emit_at_lazy(path, move |at| EventKind::Received { at, summary: s.get_or_init(|| m.summary()).clone(), datagram });
+                            let (m, s) = (msg.clone(), s.clone());
+                            self.emit_at_lazy(path, move |at| EventKind::Received { at, summary: s.get_or_init(|| m.summary()).clone(), datagram: m.datagram().unwrap_or_default() });
                         }
                         let hit = branches.iter().enumerate().find(|(_, b)| match &b.on {
                             BranchOn::Receive { template, .. } => template.matches(msg.as_ref(), self),
@@ -923,7 +940,32 @@ impl ComponentRun {
     }
 }
 
+/// The path of step `n` (from 1) under `prefix`: `3`, or `2.1` inside the first branch of
+/// step 2. Top-level paths of short cases come from a table (no formatting per step).
+fn step_path(prefix: &str, n: usize) -> String {
+    const TOP: [&str; 9] = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match (prefix.is_empty(), TOP.get(n.wrapping_sub(1))) {
+        (true, Some(p)) => (*p).to_string(),
+        (true, None) => n.to_string(),
+        (false, _) => format!("{prefix}.{n}"),
+    }
+}
+
 /// A boxed future, for the recursion between steps and alt branches.
 mod futures_like {
     pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_path;
+
+    #[test]
+    fn step_paths_number_from_one_and_nest() {
+        assert_eq!(step_path("", 1), "1");
+        assert_eq!(step_path("", 9), "9");
+        assert_eq!(step_path("", 10), "10");
+        assert_eq!(step_path("3", 1), "3.1");
+        assert_eq!(step_path("3.2", 12), "3.2.12");
+    }
 }

@@ -682,4 +682,19 @@ async fn a_receive_takes_what_already_arrived_from_the_adapter() {
     let r = run_yaml(&suite(&case("dora", DORA)), a.clone()).await;
     assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
     assert!(a.takes.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    // The `Received` events carry the datagrams as they arrived (the case decoded them
+    // without a copy; the events take them back from the views).
+    let got: Vec<&Datagram> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Received { datagram, .. } => Some(datagram),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 2);
+    for d in got {
+        assert_eq!(get(proto().as_ref(), d, "op"), Some(Value::Int(2)));
+        assert_eq!(d.meta.dst_port, Some(68));
+    }
 }

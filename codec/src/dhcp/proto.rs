@@ -33,6 +33,10 @@ impl Protocol for Dhcp {
         Arc::new(DhcpView::new(d))
     }
 
+    fn decode_owned(&self, d: Datagram) -> Arc<dyn Decoded> {
+        Arc::new(DhcpView::from_parts(d.payload, d.meta))
+    }
+
     fn encode(&self, fields: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError> {
         encode::encode(fields)
     }

@@ -592,6 +592,13 @@ impl Decoded for DhcpView {
         s
     }
 
+    fn datagram(&self) -> Option<Datagram> {
+        Some(Datagram {
+            payload: self.payload.clone(),
+            meta: self.meta.clone(),
+        })
+    }
+
     fn to_json(&self) -> serde_json::Value {
         let mut o = serde_json::Map::new();
         let p = &self.payload;

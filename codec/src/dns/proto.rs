@@ -116,6 +116,10 @@ impl Protocol for Dns {
         Arc::new(DnsView::new(d))
     }
 
+    fn decode_owned(&self, d: Datagram) -> Arc<dyn Decoded> {
+        Arc::new(DnsView::from_parts(d.payload, d.meta))
+    }
+
     fn encode(&self, fields: &[(FieldRef, Option<Value>)]) -> Result<Datagram, EncodeError> {
         let Some(qid) = memo_id(fields) else {
             return encode::encode(fields);

@@ -241,7 +241,8 @@ impl Decoded for DnsView {
             id::Q_NAME => {
                 let q = m.questions.first()?;
                 Some(Cow::Borrowed(
-                    self.q_name.get_or_init(|| Value::Str(q.name.text(&self.payload))),
+                    self.q_name
+                        .get_or_init(|| Value::Str(q.name.text(&self.payload))),
                 ))
             }
             id::Q_NAME_RAW => {
@@ -419,6 +420,13 @@ impl Decoded for DnsView {
         }
         self.push_transport(&mut s);
         s
+    }
+
+    fn datagram(&self) -> Option<Datagram> {
+        Some(Datagram {
+            payload: self.payload.clone(),
+            meta: self.meta.clone(),
+        })
     }
 
     fn to_json(&self) -> serde_json::Value {

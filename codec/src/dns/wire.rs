@@ -253,7 +253,10 @@ fn scan_name(msg: &[u8], start: usize, mut text: Option<&mut String>) -> WireNam
 
 fn push_label(text: &mut String, label: &[u8]) {
     // Almost every label is plain printable ASCII: one copy, not a push per byte.
-    if label.iter().all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\') {
+    if label
+        .iter()
+        .all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\')
+    {
         if let Ok(plain) = std::str::from_utf8(label) {
             text.push_str(plain);
             text.push('.');
@@ -570,9 +573,14 @@ fn rdata_name(
     let n = read_name(msg, at);
     match (n.error, n.end) {
         (Some(e), _) => Err(format!("name in RDATA: {e}")),
-        (None, Some(end)) if end <= stop => {
-            Ok((if collect { name_text(msg, at) } else { String::new() }, end))
-        }
+        (None, Some(end)) if end <= stop => Ok((
+            if collect {
+                name_text(msg, at)
+            } else {
+                String::new()
+            },
+            end,
+        )),
         _ => Err("name overruns the RDATA".into()),
     }
 }
