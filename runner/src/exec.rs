@@ -89,7 +89,13 @@ impl Shared {
     /// batch, so cases keep emitting while it is rendered.
     fn deliver(&self) {
         let _one_at_a_time = lock(&self.delivering);
-        let batch = std::mem::take(&mut *lock(&self.outbox));
+        let batch = {
+            // The next batch gets the room this one needed, so cases ending meanwhile push
+            // without growing the outbox (a growth copies it, on some case's path).
+            let mut outbox = lock(&self.outbox);
+            let room = outbox.len();
+            std::mem::replace(&mut *outbox, Vec::with_capacity(room))
+        };
         // A closed channel means the reporter is gone (run aborted); nothing to do.
         let send = |p: Pending| {
             let _ = self.tx.send(p.render());
