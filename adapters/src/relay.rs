@@ -25,11 +25,9 @@ use tokio::sync::broadcast;
 /// Invariant: subscribers see only datagrams received on this socket (never its own sends).
 pub struct RelayAdapter {
     io: UdpIo,
-    local: SocketAddr,
     server: SocketAddr,
     netns: Option<String>,
     label: &'static str,
-    tx: broadcast::Sender<Incoming>,
 }
 
 fn bind_std(local: SocketAddr, netns: Option<&str>) -> Result<std::net::UdpSocket, AdapterError> {
@@ -99,24 +97,21 @@ impl RelayAdapter {
     ) -> Result<Self, AdapterError> {
         let ns = netns.map(str::to_owned);
         let std_sock = in_netns(netns, move || bind_std(local, ns.as_deref())).await?;
-        let (tx, _) = broadcast::channel(4096);
-        let io = UdpIo::start(std_sock, tx.clone()).map_err(|e| AdapterError::Io {
+        let io = UdpIo::start(std_sock).map_err(|e| AdapterError::Io {
             what: "register UDP socket with the tokio reactor".into(),
             source: e,
         })?;
         Ok(RelayAdapter {
-            local: io.local_addr(),
             io,
             server,
             netns: netns.map(str::to_owned),
             label,
-            tx,
         })
     }
 
     /// The bound local address (the relay agent's address for relay mode).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.io.local_addr()
     }
 
     /// The default destination.
@@ -147,17 +142,17 @@ impl Adapter for RelayAdapter {
             .send_to(&d.payload, to)
             .await
             .map_err(|e| AdapterError::Io {
-                what: format!("send UDP {} -> {to}", self.local),
+                what: format!("send UDP {} -> {to}", self.io.local_addr()),
                 source: e,
             })
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Incoming> {
-        self.tx.subscribe()
+        self.io.subscribe()
     }
 
     fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
-        Some(self.tx.clone())
+        Some(self.io.sender())
     }
 
     fn take_waiting(&self) -> bool {
@@ -170,7 +165,12 @@ impl Adapter for RelayAdapter {
             .as_deref()
             .map(|n| format!(" in netns {n}"))
             .unwrap_or_default();
-        format!("{} {} -> {}{ns}", self.label, self.local, self.server)
+        format!(
+            "{} {} -> {}{ns}",
+            self.label,
+            self.io.local_addr(),
+            self.server
+        )
     }
 }
 

@@ -91,12 +91,11 @@ fn lock(m: &Mutex<Reading>) -> MutexGuard<'_, Reading> {
 }
 
 impl UdpIo {
-    /// Registers `sock` (already bound and non-blocking) and starts its receive loop.
-    pub(crate) fn start(
-        sock: std::net::UdpSocket,
-        tx: broadcast::Sender<Incoming>,
-    ) -> io::Result<Self> {
+    /// Registers `sock` (already bound and non-blocking) and starts its receive loop into a
+    /// new channel ([`UdpIo::subscribe`]).
+    pub(crate) fn start(sock: std::net::UdpSocket) -> io::Result<Self> {
         let local = sock.local_addr()?;
+        let (tx, _) = broadcast::channel(4096);
         let sock = Arc::new(sys::async_udp_readable(sock)?);
         let reading = Arc::new(Mutex::new(Reading {
             batch: RecvBatch::new(),
@@ -126,7 +125,8 @@ impl UdpIo {
             return false;
         };
         let mut any = false;
-        // Errors (an ICMP error queued on the socket) are the reader task's to count.
+        // An error (a queued ICMP error, which the failing read consumes) ends the take; it
+        // is not fatal, and the reader task keeps reading.
         while let Ok(got) = r.read_batch(self.sock.get_ref(), &self.tx, self.local) {
             any |= got > 0;
             if got < BATCH_SLOTS {
@@ -138,6 +138,16 @@ impl UdpIo {
 
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// A receiver of everything read from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Incoming> {
+        self.tx.subscribe()
+    }
+
+    /// The channel's sender, for wrappers that deliver into the same stream.
+    pub(crate) fn sender(&self) -> broadcast::Sender<Incoming> {
+        self.tx.clone()
     }
 
     /// Sends one datagram. UDP sends do not block unless the send buffer is full; the socket is
@@ -200,7 +210,6 @@ async fn receive_loop(
 pub struct UdpAdapter {
     io: UdpIo,
     server: SocketAddr,
-    tx: broadcast::Sender<Incoming>,
 }
 
 impl UdpAdapter {
@@ -213,10 +222,9 @@ impl UdpAdapter {
             .map_err(io_err("enable SO_BROADCAST".into()))?;
         sock.set_nonblocking(true)
             .map_err(io_err("make UDP socket non-blocking".into()))?;
-        let (tx, _) = broadcast::channel(4096);
-        let io = UdpIo::start(sock, tx.clone())
+        let io = UdpIo::start(sock)
             .map_err(io_err("register UDP socket with the tokio reactor".into()))?;
-        Ok(UdpAdapter { io, server, tx })
+        Ok(UdpAdapter { io, server })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -241,7 +249,7 @@ impl Adapter for UdpAdapter {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Incoming> {
-        self.tx.subscribe()
+        self.io.subscribe()
     }
 
     fn describe(&self) -> String {
@@ -249,7 +257,7 @@ impl Adapter for UdpAdapter {
     }
 
     fn incoming_sender(&self) -> Option<broadcast::Sender<Incoming>> {
-        Some(self.tx.clone())
+        Some(self.io.sender())
     }
 
     fn take_waiting(&self) -> bool {

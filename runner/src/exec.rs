@@ -934,7 +934,7 @@ impl ComponentRun {
         }
         // Most branches (every plain `receive`) have no steps: no path, no boxed future.
         if !b.steps.is_empty() {
-            let p = format!("{path}.{}", i + 1);
+            let p = step_path(path, i + 1);
             if self.steps(&b.steps, &p).await == Flow::Stop {
                 return Flow::Stop;
             }

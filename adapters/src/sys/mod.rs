@@ -465,6 +465,9 @@ pub(crate) fn async_file(f: File) -> io::Result<tokio::io::unix::AsyncFd<File>> 
 /// How many datagrams one [`recv_batch`] call takes at most.
 pub(crate) const BATCH_SLOTS: usize = 8;
 
+/// Bytes per slot: the largest UDP payload.
+const SLOT_BYTES: usize = 65_536;
+
 /// Buffers for [`recv_batch`]: [`BATCH_SLOTS`] datagrams of up to 64 KiB each, with their
 /// sources. Allocated once per receive loop.
 pub(crate) struct RecvBatch {
@@ -476,7 +479,7 @@ pub(crate) struct RecvBatch {
 impl RecvBatch {
     pub(crate) fn new() -> Self {
         RecvBatch {
-            bufs: (0..BATCH_SLOTS).map(|_| vec![0u8; 65_536]).collect(),
+            bufs: (0..BATCH_SLOTS).map(|_| vec![0u8; SLOT_BYTES]).collect(),
             // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
             addrs: unsafe { std::mem::zeroed() },
             lens: [0; BATCH_SLOTS],
@@ -550,7 +553,7 @@ pub(crate) fn recv_batch(fd: &impl AsRawFd, batch: &mut RecvBatch) -> io::Result
     }
     let got = got as usize;
     for (len, m) in batch.lens.iter_mut().zip(&msgs).take(got) {
-        *len = (m.msg_len as usize).min(65_536);
+        *len = (m.msg_len as usize).min(SLOT_BYTES);
     }
     Ok(got)
 }

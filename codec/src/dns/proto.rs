@@ -74,9 +74,8 @@ impl EncodeMemo {
             .iter()
             .position(|(k, _)| same_shape(k, fields))?;
         // Most recently used first, so a suite's one common shape is found at once.
-        let e = self.entries.remove(i);
-        let mut d = e.1.clone();
-        self.entries.insert(0, e);
+        self.entries[..=i].rotate_right(1);
+        let mut d = self.entries[0].1.clone();
         d.payload[0..2].copy_from_slice(&qid);
         Some(d)
     }
