@@ -1,8 +1,8 @@
 //! The matchable view of a received DNS message ([`DnsView`], a [`Decoded`]).
 //!
-//! Decoding runs the lenient reader once ([`wire::Message::parse`]) and keeps its result;
-//! scalars are read from it on every `get` (no allocation), lists and names are built on first
-//! use and cached in `OnceLock`s.
+//! Decoding runs the lenient reader once ([`wire::Message::parse_deferred`]) and keeps its
+//! result; scalars are read from it on every `get` (no allocation), lists, names and the RDATA
+//! checks behind `malformed` are made on first use and cached in `OnceLock`s.
 //!
 //! Invariant: construction and every accessor are total; no input panics.
 
@@ -41,6 +41,8 @@ pub struct DnsView {
     q_name_raw: OnceLock<Value>,
     edns_options: OnceLock<Value>,
     trailing: OnceLock<Value>,
+    /// Every malformation, RDATA problems included (see [`DnsView::malformations`]).
+    malformations: OnceLock<Vec<wire::Malformation>>,
 }
 
 impl fmt::Debug for DnsView {
@@ -81,7 +83,7 @@ impl DnsView {
 
     /// Decodes an owned payload with its metadata.
     pub fn from_parts(payload: Vec<u8>, meta: Meta) -> DnsView {
-        let msg = Message::parse(&payload);
+        let msg = Message::parse_deferred(&payload);
         DnsView {
             payload,
             meta,
@@ -91,12 +93,21 @@ impl DnsView {
             q_name_raw: OnceLock::new(),
             edns_options: OnceLock::new(),
             trailing: OnceLock::new(),
+            malformations: OnceLock::new(),
         }
     }
 
-    /// The lenient parse of the payload.
+    /// The lenient parse of the payload. Its RDATA was not checked: its `malformations` are
+    /// the structural ones only; [`DnsView::malformations`] has them all.
     pub fn message(&self) -> &Message {
         &self.msg
+    }
+
+    /// Every problem of the message in wire order, as [`Message::parse`] lists them. The
+    /// RDATA is checked on the first call (a `malformed` match, a summary).
+    pub fn malformations(&self) -> &[wire::Malformation] {
+        self.malformations
+            .get_or_init(|| self.msg.all_malformations(&self.payload))
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -136,7 +147,7 @@ impl DnsView {
     }
 
     fn transport(&self) -> Option<&str> {
-        (!self.meta.transport.is_empty()).then_some(self.meta.transport.as_str())
+        (!self.meta.transport.is_empty()).then_some(&*self.meta.transport)
     }
 
     fn meta_get(&self, f: &FieldRef) -> Option<Cow<'_, Value>> {
@@ -210,8 +221,8 @@ impl Decoded for DnsView {
         match f.id {
             id::SIZE => return int(self.payload.len() as i64),
             id::MALFORMED => {
-                return m
-                    .malformations
+                return self
+                    .malformations()
                     .first()
                     .map(|x| Cow::Owned(Value::Str(x.to_string())))
             }
@@ -411,7 +422,7 @@ impl Decoded for DnsView {
             }
             s.push(')');
         }
-        if let Some(x) = m.malformations.first() {
+        if let Some(x) = self.malformations().first() {
             let _ = write!(s, " MALFORMED: {x}");
         }
         let tr = m.trailing(&self.payload).len();
@@ -432,7 +443,7 @@ impl Decoded for DnsView {
     fn to_json(&self) -> serde_json::Value {
         let m = &self.msg;
         let Some(h) = m.header else {
-            return json!({ "payload": hex(&self.payload), "malformed": m.malformations.first().map(|x| x.to_string()), "transport": self.meta.transport });
+            return json!({ "payload": hex(&self.payload), "malformed": self.malformations().first().map(|x| x.to_string()), "transport": self.meta.transport });
         };
         let rr = |s: Section| -> Vec<serde_json::Value> {
             m.section(s)
@@ -463,7 +474,7 @@ impl Decoded for DnsView {
             "edns": self.edns_json(),
             "edns_section_names": m.opts.iter().map(|o| name_in(SECTIONS, o.section as i64)).collect::<Vec<_>>(),
             "trailing": hex(m.trailing(&self.payload)),
-            "malformed": m.malformations.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            "malformed": self.malformations().iter().map(|x| x.to_string()).collect::<Vec<_>>(),
             "size": self.payload.len(),
             "transport": self.meta.transport,
         })

@@ -303,6 +303,9 @@ pub struct Record {
     pub rdlength: u16,
     /// The RDATA bytes, within the message.
     pub rdata: Range<usize>,
+    /// How many malformations were found before this record's RDATA (where a problem with
+    /// its RDATA goes in [`Message::malformations`] order when it is checked later).
+    pub found_before: usize,
 }
 
 impl Record {
@@ -357,6 +360,10 @@ pub struct Message {
     pub complete: bool,
     /// The message length.
     pub len: usize,
+    /// Whether the RDATA of every record was checked, so `malformations` is the whole list.
+    /// [`Message::parse`] checks it; [`Message::parse_deferred`] leaves it to
+    /// [`Message::all_malformations`].
+    pub rdata_checked: bool,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -369,8 +376,19 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl Message {
-    /// Reads `msg`. Never fails and never panics.
+    /// Reads `msg`, the RDATA of every record included. Never fails and never panics.
     pub fn parse(msg: &[u8]) -> Message {
+        let mut m = Message::parse_deferred(msg);
+        m.malformations = m.all_malformations(msg);
+        m.rdata_checked = true;
+        m
+    }
+
+    /// Reads `msg` as [`Message::parse`] does but leaves the RDATA of records other than OPT
+    /// unchecked (a verdict rarely asks, and NSD's SOA answer spends a third of its reading
+    /// time there): `malformations` then holds the structural problems only, and
+    /// [`Message::all_malformations`] gives the same list `parse` would. Never panics.
+    pub fn parse_deferred(msg: &[u8]) -> Message {
         let mut m = Message {
             len: msg.len(),
             ..Message::default()
@@ -396,6 +414,12 @@ impl Message {
             arcount: be16(msg, 10).unwrap_or(0),
         };
         m.header = Some(h);
+        // Room for every counted item up front (bounded: a hostile count cannot reserve more
+        // than the message could hold), so a usual answer is read without regrowing.
+        m.questions
+            .reserve(usize::from(h.qdcount).min(msg.len() / 5));
+        let counted = usize::from(h.ancount) + usize::from(h.nscount) + usize::from(h.arcount);
+        m.records.reserve(counted.min(msg.len() / 11));
         let mut pos = HEADER_LEN;
         for i in 0..h.qdcount {
             let name = read_name(msg, pos);
@@ -472,12 +496,11 @@ impl Message {
                     ttl,
                     rdlength,
                     rdata: start..stop,
+                    found_before: m.malformations.len(),
                 };
                 if rtype == TYPE_OPT {
                     let opt = read_opt(msg, &rec, m.records.len(), &mut m.malformations);
                     m.opts.push(opt);
-                } else if let Err(e) = rdata_as(msg, &rec, false) {
-                    bad(&mut m, start, format!("{} {i} {e}", s.name()));
                 }
                 m.records.push(rec);
                 pos = stop;
@@ -486,6 +509,37 @@ impl Message {
         m.end = pos;
         m.complete = true;
         m
+    }
+
+    /// Every malformation in wire order, those in RDATA included: `malformations` when the
+    /// RDATA was checked, else that list with each record's RDATA problem put where
+    /// [`Message::parse`] finds it.
+    pub fn all_malformations(&self, msg: &[u8]) -> Vec<Malformation> {
+        if self.rdata_checked {
+            return self.malformations.clone();
+        }
+        let mut out = Vec::with_capacity(self.malformations.len());
+        let mut taken = 0;
+        let mut index = [0u16; 4];
+        for rec in &self.records {
+            let i = index[rec.section as usize];
+            index[rec.section as usize] += 1;
+            if rec.rtype == TYPE_OPT {
+                continue;
+            }
+            if let Err(e) = rdata_as(msg, rec, false) {
+                // `found_before` never decreases from one record to the next.
+                let upto = rec.found_before.clamp(taken, self.malformations.len());
+                out.extend_from_slice(&self.malformations[taken..upto]);
+                taken = upto;
+                out.push(Malformation {
+                    offset: rec.rdata.start,
+                    what: format!("{} {i} {e}", rec.section.name()),
+                });
+            }
+        }
+        out.extend_from_slice(&self.malformations[taken..]);
+        out
     }
 
     /// Bytes after the last counted record (empty when reading stopped early).
@@ -736,6 +790,67 @@ mod tests {
         assert_eq!(m.opts[0].payload, 1232);
         assert_eq!(m.opts[0].flags, EDNS_DO);
         assert_eq!(m.section(Section::Additional).count(), 0);
+    }
+
+    /// The deferred RDATA check puts each record's RDATA problem where an eager read finds
+    /// it: after the problems of earlier records and of this record's owner, before later ones.
+    #[test]
+    fn deferred_rdata_problems_keep_wire_order() {
+        let mut b = vec![0, 1, 0x84, 0, 0, 0, 0, 3, 0, 0, 0, 1];
+        // answer 0: an A record with 3 bytes of RDATA (bad RDATA)
+        b.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 3, 1, 2, 3]);
+        // answer 1: owner is a forward pointer (structural), RDATA fine
+        let at = b.len();
+        b.extend_from_slice(&[
+            0xc0,
+            (at + 2) as u8,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            0,
+            1,
+            0,
+            4,
+            1,
+            2,
+            3,
+            4,
+        ]);
+        // answer 2: an MX with a 1-byte RDATA (bad RDATA)
+        b.extend_from_slice(&[0, 0, 15, 0, 1, 0, 0, 0, 1, 0, 1, 9]);
+        // additional: an OPT whose option overruns its RDATA (found while reading)
+        b.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 4, 0, 10, 0, 9]);
+        let eager = Message::parse(&b);
+        let whats: Vec<&str> = eager
+            .malformations
+            .iter()
+            .map(|m| m.what.as_str())
+            .collect();
+        assert_eq!(whats.len(), 4, "{whats:?}");
+        assert!(whats[0].starts_with("answer 0 A RDATA"), "{whats:?}");
+        assert!(whats[1].starts_with("answer 1 owner"), "{whats:?}");
+        assert!(whats[2].starts_with("answer 2 MX RDATA"), "{whats:?}");
+        assert!(eager
+            .malformations
+            .windows(2)
+            .all(|w| w[0].offset <= w[1].offset));
+        let deferred = Message::parse_deferred(&b);
+        assert!(!deferred.rdata_checked && eager.rdata_checked);
+        assert_eq!(deferred.malformations.len(), 2, "structural ones only");
+        assert_eq!(deferred.all_malformations(&b), eager.malformations);
+        assert_eq!(eager.all_malformations(&b), eager.malformations);
+        assert_eq!(
+            (
+                &deferred.records,
+                &deferred.opts,
+                deferred.end,
+                deferred.complete
+            ),
+            (&eager.records, &eager.opts, eager.end, eager.complete)
+        );
     }
 
     #[test]
