@@ -257,7 +257,7 @@ impl TraceRules for DnsRules {
         if t.starts_with("tcp") {
             let conn = t.split(';').find(|a| a.starts_with("conn="));
             m.transport = match conn {
-                Some(cn) => format!("tcp;{cn}"),
+                Some(cn) => format!("tcp;{cn}").into(),
                 None => "tcp".into(),
             };
         }

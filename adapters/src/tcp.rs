@@ -170,7 +170,7 @@ impl TcpAdapter {
             src_port: Some(server.port()),
             ip_dst: local.map(|l| l.ip()),
             dst_port: local.map(|l| l.port()),
-            transport: transport.clone(),
+            transport: transport.clone().into(),
             ..Meta::default()
         };
         let sink = self.sink.clone();
@@ -190,7 +190,7 @@ impl TcpAdapter {
             }
             dead2.store(true, Ordering::Release);
             let mut m = meta;
-            m.transport = format!("{transport};closed");
+            m.transport = format!("{transport};closed").into();
             sink.deliver(Vec::new(), m);
         });
         Ok(Arc::new(Conn {
@@ -450,7 +450,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            got.push((i.datagram.payload, i.datagram.meta.transport));
+            got.push((i.datagram.payload, i.datagram.meta.transport.into_owned()));
         }
         srv.await.unwrap();
         assert_eq!(got[0], (vec![0, 2, 0, 0], "tcp;conn=7".to_string()));

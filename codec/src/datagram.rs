@@ -36,9 +36,14 @@ pub struct Meta {
     /// Total IP datagram length, when known (RFC 2131 §2: replies fit in 576 octets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_len: Option<u16>,
-    /// Transport: "udp" or "tcp".
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub transport: String,
+    /// Transport: "udp" or "tcp", with attributes for TCP (`tcp;conn=3`). Borrowed for the
+    /// fixed strings adapters write on every datagram, so stamping one does not allocate.
+    #[serde(default, skip_serializing_if = "str_is_empty")]
+    pub transport: std::borrow::Cow<'static, str>,
+}
+
+fn str_is_empty(s: &str) -> bool {
+    s.is_empty()
 }
 
 mod hexbytes {

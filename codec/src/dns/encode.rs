@@ -542,7 +542,7 @@ impl Spec {
                 t.push_str(";close");
             }
         }
-        meta.transport = t;
+        meta.transport = t.into();
         Ok(Datagram { payload: w, meta })
     }
 }
