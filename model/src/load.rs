@@ -1458,7 +1458,7 @@ impl Ctx<'_> {
             self.check_vars(&comp.vars, scope, d);
             t.merge(fields);
             if name.is_some() {
-                t.name = format!("{} (with overrides)", t.name);
+                t.name = format!("{} (with overrides)", t.name).into();
             }
         }
         if d.list.len() > errs {
@@ -1589,7 +1589,7 @@ impl Ctx<'_> {
             }
         }
         t.merge(fields);
-        t.name = name.to_string();
+        t.name = name.into();
         Some(t)
     }
 

@@ -37,7 +37,8 @@ pub struct TField {
 /// protocols where servers add options freely.
 #[derive(Clone, Debug, Default)]
 pub struct Template {
-    pub name: String,
+    /// Shared, so that events naming the template do not copy it on a case's path.
+    pub name: std::sync::Arc<str>,
     pub fields: Vec<TField>,
 }
 

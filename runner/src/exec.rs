@@ -458,8 +458,8 @@ struct ComponentRun {
     /// it, and deriving it (SipHash, ChaCha seeding, five values) was a tenth of a DNS case's
     /// CPU time in the dns_query bench.
     identity: std::sync::OnceLock<Identity>,
-    /// `$case_id` and `$component`.
-    names: [Value; 2],
+    /// `$case_id` and `$component`, made on first use (few cases read them).
+    names: std::sync::OnceLock<[Value; 2]>,
     rx: tokio::sync::broadcast::Receiver<conform_adapters::Incoming>,
     /// Whether this component logs every arriving message as a `Received` event.
     records: bool,
@@ -478,8 +478,8 @@ impl Env for ComponentRun {
             return Some(v);
         }
         match name {
-            "case_id" => return Some(&self.names[0]),
-            "component" => return Some(&self.names[1]),
+            "case_id" => return Some(&self.names()[0]),
+            "component" => return Some(&self.names()[1]),
             n if IDENTITY_VARS.contains(&n) => {
                 let ctx = &self.ctx;
                 return self
@@ -497,16 +497,18 @@ impl ComponentRun {
     fn new(ctx: Arc<CaseCtx>, name: &str) -> Self {
         // Subscribe before any step runs, so no reply to this component can be missed.
         let rx = ctx.env.adapter.subscribe();
-        let names = [
-            Value::Str(ctx.case.id.clone()),
-            Value::Str(name.to_string()),
-        ];
+        // Every case has an `mtc`: its name is shared by all of them.
+        static MTC: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "mtc".into());
         ComponentRun {
             ctx,
-            name: name.into(),
+            name: if name == "mtc" {
+                MTC.clone()
+            } else {
+                name.into()
+            },
             vars: HashMap::new(),
             identity: std::sync::OnceLock::new(),
-            names,
+            names: std::sync::OnceLock::new(),
             rx,
             records: false,
             timers: HashMap::new(),
@@ -516,6 +518,15 @@ impl ComponentRun {
             handles: HashMap::new(),
             joined: Vec::new(),
         }
+    }
+
+    fn names(&self) -> &[Value; 2] {
+        self.names.get_or_init(|| {
+            [
+                Value::Str(self.ctx.case.id.clone()),
+                Value::Str(self.name.to_string()),
+            ]
+        })
     }
 
     fn at(&self, step: &str) -> At {
@@ -528,15 +539,16 @@ impl ComponentRun {
 
     /// Emits an event at `step` whose kind `make` builds when the run's outbox is delivered
     /// (see [`Emitter`]): the case's path pays for the captures, not for the rendering.
-    fn emit_at_lazy(&self, step: &str, make: impl FnOnce(At) -> EventKind + Send + 'static) {
+    fn emit_at_lazy(&self, step: &StepPath, make: impl FnOnce(At) -> EventKind + Send + 'static) {
         let case = self.ctx.case.clone();
         let component = self.name.clone();
-        let step = step.to_string();
+        // A top-level path is borrowed from a table: no copy on the case's path.
+        let step = step.clone();
         self.ctx.env.emitter.emit_lazy(move || {
             make(At {
                 case: case.id.clone(),
                 component: component.to_string(),
-                step,
+                step: step.into_owned(),
             })
         });
     }
@@ -545,7 +557,7 @@ impl ComponentRun {
         self.ctx.env.emitter.emit(k);
     }
 
-    fn set_verdict(&mut self, v: Verdict, reason: Option<String>, step: &str) {
+    fn set_verdict(&mut self, v: Verdict, reason: Option<String>, step: &StepPath) {
         let r = reason.clone();
         self.emit_at_lazy(step, move |at| EventKind::VerdictSet {
             at,
@@ -576,7 +588,7 @@ impl ComponentRun {
         })
     }
 
-    async fn step(&mut self, s: &Step, path: &str) -> Flow {
+    async fn step(&mut self, s: &Step, path: &StepPath) -> Flow {
         match s {
             Step::Send { template, .. } => self.send(template, path).await,
             Step::Alt { branches, .. } => self.alt(branches, path).await,
@@ -711,7 +723,7 @@ impl ComponentRun {
         out
     }
 
-    async fn send(&mut self, t: &Template, path: &str) -> Flow {
+    async fn send(&mut self, t: &Template, path: &StepPath) -> Flow {
         let fields = match t.to_send(self) {
             Ok(f) => f,
             Err(e) => {
@@ -754,7 +766,7 @@ impl ComponentRun {
         let template = t.name.clone();
         self.emit_at_lazy(path, move |at| EventKind::Sent {
             at,
-            template,
+            template: template.to_string(),
             summary: proto.decode(&d).summary(),
             datagram: d,
         });
@@ -764,7 +776,7 @@ impl ComponentRun {
     /// TTCN-3 alt: on each arriving message try the receive branches in order; when a timer
     /// expires take its timeout branch. Messages that match nothing are kept for the mismatch
     /// report and discarded.
-    async fn alt(&mut self, branches: &[Branch], path: &str) -> Flow {
+    async fn alt(&mut self, branches: &[Branch], path: &StepPath) -> Flow {
         // Implicit timers (of `receive`) start once: a `repeat` re-evaluates the alt with the
         // timer still running, as TTCN-3 does, so a chatty server cannot keep it waiting.
         let entered = Instant::now();
@@ -840,7 +852,7 @@ impl ComponentRun {
                                 let (m, tname, summary) = (msg.clone(), template.name.clone(), summary.unwrap_or_default());
                                 self.emit_at_lazy(path, move |at| EventKind::Matched {
                                     at,
-                                    template: tname,
+                                    template: tname.to_string(),
                                     summary: summary.get_or_init(|| m.summary()).clone(),
                                     captured: captured.into_iter().map(|(var, ty, v)| (var, ty.render(&v))).collect(),
                                 });
@@ -916,14 +928,14 @@ impl ComponentRun {
         };
         self.emit(EventKind::Mismatch {
             at: self.at(path),
-            template: template.name.clone(),
+            template: template.name.to_string(),
             closest,
             mismatches,
             unmatched: unmatched.iter().map(|m| m.summary()).collect(),
         });
     }
 
-    async fn take_branch(&mut self, b: &Branch, i: usize, path: &str) -> Flow {
+    async fn take_branch(&mut self, b: &Branch, i: usize, path: &StepPath) -> Flow {
         if let Some(v) = b.verdict {
             let reason = b
                 .reason
@@ -946,14 +958,18 @@ impl ComponentRun {
     }
 }
 
+/// A step's path as events name it (`3`, `2.1`): borrowed from a table for the top-level
+/// steps of short cases, so neither making it nor handing it to a lazy event allocates.
+type StepPath = std::borrow::Cow<'static, str>;
+
 /// The path of step `n` (from 1) under `prefix`: `3`, or `2.1` inside the first branch of
 /// step 2. Top-level paths of short cases come from a table (no formatting per step).
-fn step_path(prefix: &str, n: usize) -> String {
+fn step_path(prefix: &str, n: usize) -> StepPath {
     const TOP: [&str; 9] = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
     match (prefix.is_empty(), TOP.get(n.wrapping_sub(1))) {
-        (true, Some(p)) => (*p).to_string(),
-        (true, None) => n.to_string(),
-        (false, _) => format!("{prefix}.{n}"),
+        (true, Some(p)) => StepPath::Borrowed(p),
+        (true, None) => StepPath::Owned(n.to_string()),
+        (false, _) => StepPath::Owned(format!("{prefix}.{n}")),
     }
 }
 
