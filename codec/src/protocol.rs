@@ -63,6 +63,12 @@ pub trait Decoded: Send + Sync + Debug {
     fn datagram(&self) -> Option<Datagram> {
         None
     }
+    /// Whether field `f` is present and equal to `expected`, when the view can tell without
+    /// building the field's value (a DNS name compared in wire form); `None` leaves it to
+    /// `get`. Invariant: an answer is always `get(f).as_deref() == Some(expected)`.
+    fn field_equals(&self, _f: &FieldRef, _expected: &Value) -> Option<bool> {
+        None
+    }
 }
 
 /// [`Protocol::decode_owned`]'s default: a view and the datagram it was made from.
@@ -81,6 +87,9 @@ impl Decoded for Kept {
     }
     fn to_json(&self) -> serde_json::Value {
         self.view.to_json()
+    }
+    fn field_equals(&self, f: &FieldRef, expected: &Value) -> Option<bool> {
+        self.view.field_equals(f, expected)
     }
     fn datagram(&self) -> Option<Datagram> {
         Some(self.datagram.clone())

@@ -67,6 +67,15 @@ proptest! {
             get(&b, "malformed"),
             m.malformations.first().map(|x| Value::Str(x.to_string()))
         );
+        // Names compared in place agree with the names a view builds.
+        let d = protocol_by_name("dns").unwrap().decode(&Datagram { payload: b.clone(), meta: Default::default() });
+        for path in ["question.name", "answer.0.name", "additional.0.name", "answer.1.name"] {
+            let f = resolve(path).unwrap();
+            let built = d.get(&f).map(|c| c.into_owned());
+            for want in [built.clone(), Some(Value::Str("www.Example.test.".into())), Some(Value::Str(".".into()))].into_iter().flatten() {
+                prop_assert_eq!(d.field_equals(&f, &want), Some(built.as_ref() == Some(&want)), "{}", path);
+            }
+        }
     }
 }
 

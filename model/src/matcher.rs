@@ -3,7 +3,7 @@
 //! A `Matcher` is compiled from a suite at load time (literals already parsed into typed
 //! `Value`s), so matching at run time does no parsing and allocates nothing on success.
 
-use conform_codec::{FieldType, Value};
+use conform_codec::{Decoded, FieldRef, FieldType, Value};
 use regex::Regex;
 use std::collections::HashMap;
 use std::fmt;
@@ -94,6 +94,21 @@ impl Matcher {
             (Matcher::OneOf(alts), None) => alts.iter().any(|a| a.matches_field(None, ty, env)),
             (_, None) => false,
             (m, Some(v)) => m.matches_value(v, ty, env),
+        }
+    }
+
+    /// Decides a literal or variable match through [`Decoded::field_equals`] when the view
+    /// can compare in place (no value built); `None` leaves it to `get` and
+    /// [`Matcher::matches_field`], which always agree with an answer given here. A variable
+    /// is decided here only when it equals the field as it is (no coercion needed).
+    pub fn matches_in_place(&self, msg: &dyn Decoded, f: &FieldRef, env: &dyn Env) -> Option<bool> {
+        match self {
+            Matcher::Value(x) => msg.field_equals(f, x),
+            Matcher::Var(n) => match msg.field_equals(f, env.var(n)?) {
+                Some(true) => Some(true),
+                _ => None,
+            },
+            _ => None,
         }
     }
 

@@ -54,6 +54,9 @@ impl Template {
     /// Whether the message matches every field. Allocation-free on the success path.
     pub fn matches(&self, msg: &dyn Decoded, env: &dyn Env) -> bool {
         self.fields.iter().all(|f| {
+            if let Some(m) = f.matcher.matches_in_place(msg, &f.field, env) {
+                return m;
+            }
             let v = msg.get(&f.field);
             f.matcher.matches_field(v.as_deref(), &f.field.ty, env)
         })

@@ -433,6 +433,18 @@ impl Decoded for DnsView {
         s
     }
 
+    fn field_equals(&self, f: &FieldRef, expected: &Value) -> Option<bool> {
+        let Value::Str(want) = expected else {
+            return None;
+        };
+        let start = match f.id {
+            id::Q_NAME => self.msg.questions.first().map(|q| q.name.start),
+            id::RR_NAME => self.record(f.arg).map(|r| r.name.start),
+            _ => return None,
+        };
+        Some(start.is_some_and(|s| wire::name_equals(&self.payload, s, want)))
+    }
+
     fn datagram(&self) -> Option<Datagram> {
         Some(Datagram {
             payload: self.payload.clone(),

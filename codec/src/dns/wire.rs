@@ -172,6 +172,61 @@ pub fn name_text(msg: &[u8], start: usize) -> String {
     text
 }
 
+/// Whether the presentation form of the name at `start` is `expected`: always
+/// `name_text(msg, start) == expected`, but a name of plain labels (printable ASCII without `.`
+/// or `\\`) read without a problem is compared in place, without building its text (a
+/// template matching an owner name against `$zone`). Anything else is left to `name_text`.
+/// Never panics.
+pub fn name_equals(msg: &[u8], start: usize, expected: &str) -> bool {
+    let want = expected.as_bytes();
+    let (mut pos, mut at, mut hops, mut wire_len) = (start, 0usize, 0usize, 0usize);
+    while let Some(&len) = msg.get(pos) {
+        match len & 0xc0 {
+            0x00 if len == 0 => {
+                // The root alone is written `.`.
+                return if at == 0 {
+                    want == b"."
+                } else {
+                    at == want.len()
+                };
+            }
+            0x00 => {
+                wire_len += 1 + usize::from(len);
+                let Some(label) = msg.get(pos + 1..pos + 1 + usize::from(len)) else {
+                    break;
+                };
+                if wire_len > MAX_NAME_LEN
+                    || !label
+                        .iter()
+                        .all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\')
+                {
+                    break;
+                }
+                let end = at + label.len();
+                if want.get(at..end) != Some(label) || want.get(end) != Some(&b'.') {
+                    return false;
+                }
+                at = end + 1;
+                pos += 1 + usize::from(len);
+            }
+            0xc0 => {
+                let Some(&lo) = msg.get(pos + 1) else {
+                    break;
+                };
+                let target = usize::from(u16::from_be_bytes([len & 0x3f, lo]));
+                hops += 1;
+                if target >= pos || hops > MAX_POINTER_HOPS {
+                    break;
+                }
+                pos = target;
+            }
+            _ => break,
+        }
+    }
+    // A problem or an escaped byte: compare what the reader writes in that case.
+    name_text(msg, start) == expected
+}
+
 /// Walks the name at `start`, appending its labels to `text` when given.
 fn scan_name(msg: &[u8], start: usize, mut text: Option<&mut String>) -> WireName {
     let mut pos = start;
@@ -790,6 +845,34 @@ mod tests {
         assert_eq!(m.opts[0].payload, 1232);
         assert_eq!(m.opts[0].flags, EDNS_DO);
         assert_eq!(m.section(Section::Additional).count(), 0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4000, ..Default::default() })]
+
+        /// Comparing in place always agrees with building the text: on mutated and cut
+        /// answers, at every offset, against the name's own text, a changed copy of it and
+        /// names that differ only in case, an escape or a final dot.
+        #[test]
+        fn name_equals_agrees_with_name_text(
+            pos in 0usize..90, val in proptest::prelude::any::<u8>(), cut in 0usize..100,
+            start in 0usize..100, edit in 0usize..6,
+        ) {
+            let mut b = soa_answer();
+            if pos < b.len() { b[pos] = val; }
+            b.truncate(cut.min(b.len()));
+            let text = name_text(&b, start);
+            let others = [
+                text.clone(),
+                text.to_uppercase(),
+                text.trim_end_matches('.').to_string(),
+                format!("{text}."),
+                text.replace('e', "\\101"),
+                ".".to_string(),
+            ];
+            let want = &others[edit];
+            proptest::prop_assert_eq!(name_equals(&b, start, want), &text == want, "{:?} at {}", want, start);
+        }
     }
 
     /// The deferred RDATA check puts each record's RDATA problem where an eager read finds
