@@ -65,7 +65,8 @@ pub trait Decoded: Send + Sync + Debug {
     }
     /// Whether field `f` is present and equal to `expected`, when the view can tell without
     /// building the field's value (a DNS name compared in wire form); `None` leaves it to
-    /// `get`. Invariant: an answer is always `get(f).as_deref() == Some(expected)`.
+    /// `get`. Invariant: an answer is always `get(f).as_deref() == Some(expected)`. Only
+    /// string fields (`FieldType::Str`) are asked: a view answers for nothing else.
     fn field_equals(&self, _f: &FieldRef, _expected: &Value) -> Option<bool> {
         None
     }

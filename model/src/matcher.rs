@@ -100,8 +100,13 @@ impl Matcher {
     /// Decides a literal or variable match through [`Decoded::field_equals`] when the view
     /// can compare in place (no value built); `None` leaves it to `get` and
     /// [`Matcher::matches_field`], which always agree with an answer given here. A variable
-    /// is decided here only when it equals the field as it is (no coercion needed).
+    /// is decided here only when it equals the field as it is (no coercion needed). Views
+    /// answer for string fields only, so other fields are not asked (and a variable is not
+    /// looked up twice for them).
     pub fn matches_in_place(&self, msg: &dyn Decoded, f: &FieldRef, env: &dyn Env) -> Option<bool> {
+        if !matches!(f.ty, FieldType::Str) {
+            return None;
+        }
         match self {
             Matcher::Value(x) => msg.field_equals(f, x),
             Matcher::Var(n) => match msg.field_equals(f, env.var(n)?) {

@@ -345,3 +345,75 @@ proptest! {
         prop_assert_eq!(perm.matches_value(&list(&b), &ints(), &env()), both);
     }
 }
+
+/// `Template::matches` decides name literals and variables in place (`matches_in_place`);
+/// every verdict equals the generic path's (`explain` empty), for literals and variables
+/// equal, unequal, undefined or of another type, other mechanisms, absent fields, and
+/// non-string fields, which the view is never asked about.
+#[test]
+fn in_place_name_matches_agree_with_the_generic_path() {
+    use conform_codec::{Datagram, FieldRef};
+    use conform_model::node::Pos;
+    use conform_model::template::{TField, Template};
+    let dns = conform_codec::protocol_by_name("dns").unwrap();
+    let mut answer = vec![0x12, 0x34, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0];
+    answer.extend_from_slice(b"\x07Example\x04test\x00\x00\x01\x00\x01");
+    answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+    let view = dns.decode(&Datagram {
+        payload: answer,
+        meta: Default::default(),
+    });
+    let field = |p: &str| -> FieldRef { dns.resolve(p).unwrap() };
+    let s = |x: &str| Value::Str(x.into());
+    let mut env = HashMap::new();
+    env.insert("zone".to_string(), s("Example.test."));
+    env.insert("lower".to_string(), s("example.test."));
+    env.insert("n".to_string(), Value::Int(1));
+    let matchers = [
+        Matcher::Value(s("Example.test.")),
+        Matcher::Value(s("example.test.")),
+        Matcher::Value(s("Example.test")),
+        Matcher::Value(Value::Int(1)),
+        Matcher::Var("zone".into()),
+        Matcher::Var("lower".into()),
+        Matcher::Var("undefined".into()),
+        Matcher::Var("n".into()),
+        Matcher::OneOf(vec![Matcher::Value(s("x.")), Matcher::Var("zone".into())]),
+        Matcher::Any,
+        Matcher::Omit,
+    ];
+    let mut decided = 0;
+    for path in [
+        "question.name",
+        "answer.0.name",
+        "answer.1.name",
+        "answer.0.type",
+    ] {
+        for mt in &matchers {
+            let f = field(path);
+            let t = Template {
+                name: "t".into(),
+                fields: vec![TField {
+                    field: f.clone(),
+                    matcher: mt.clone(),
+                    pos: Pos::default(),
+                }],
+            };
+            let generic = t.explain(view.as_ref(), &env).is_empty();
+            assert_eq!(t.matches(view.as_ref(), &env), generic, "{path} {mt:?}");
+            if let Some(b) = mt.matches_in_place(view.as_ref(), &f, &env) {
+                assert_eq!(b, generic, "{path} {mt:?}");
+                decided += 1;
+                assert_eq!(
+                    f.ty,
+                    FieldType::Str,
+                    "only string fields are decided in place"
+                );
+            }
+        }
+    }
+    // Decided in place: the three string literals on each name path (absent: false), and the
+    // equal variable on the two present names; an unequal variable, an integer literal and
+    // everything on `answer.0.type` went the generic way.
+    assert_eq!(decided, 3 * 3 + 2, "{decided}");
+}

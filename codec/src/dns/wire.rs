@@ -358,8 +358,10 @@ pub struct Record {
     pub rdlength: u16,
     /// The RDATA bytes, within the message.
     pub rdata: Range<usize>,
-    /// How many malformations were found before this record's RDATA (where a problem with
-    /// its RDATA goes in [`Message::malformations`] order when it is checked later).
+    /// How many structural malformations (those [`Message::parse_deferred`] lists) were found
+    /// before this record's RDATA: where a problem with its RDATA goes among them when
+    /// [`Message::all_malformations`] checks it. It does not index the list of an eager
+    /// [`Message::parse`], which has the RDATA problems in it too.
     pub found_before: usize,
 }
 
@@ -407,6 +409,8 @@ pub struct Message {
     pub records: Vec<Record>,
     /// Every OPT record, in wire order.
     pub opts: Vec<Opt>,
+    /// Every problem found, in wire order; without those in RDATA when `rdata_checked` is
+    /// false (a [`Message::parse_deferred`] read: see [`Message::all_malformations`]).
     pub malformations: Vec<Malformation>,
     /// Where reading stopped: the end of the last item of the last counted section, or where a
     /// fatal problem (an item running past the end) was found.
@@ -875,6 +879,106 @@ mod tests {
         }
     }
 
+    /// An answer with records of several kinds around an OPT record in the middle of the
+    /// additional section (so OPT problems, RDATA problems and name problems interleave when
+    /// its bytes are changed).
+    fn mixed_answer() -> Vec<u8> {
+        let mut m = vec![0xab, 0xcd, 0x84, 0, 0, 1, 0, 2, 0, 1, 0, 3];
+        m.extend_from_slice(b"\x07example\x04test\x00\x00\x0f\x00\x01");
+        // answer: MX 10 mail.example.test, A 192.0.2.1
+        m.extend_from_slice(&[0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 9, 0, 10]);
+        m.extend_from_slice(b"\x04mail\xc0\x0c");
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        // authority: NS ns1.example.test
+        m.extend_from_slice(&[0xc0, 12, 0, 2, 0, 1, 0, 0, 0, 60, 0, 6]);
+        m.extend_from_slice(b"\x03ns1\xc0\x0c");
+        // additional: A glue, OPT with one option, AAAA
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53]);
+        m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0x80, 0, 0, 6, 0, 10, 0, 2, 1, 2]);
+        m.extend_from_slice(&[0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        m.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        m
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4000, ..Default::default() })]
+
+        /// What an eager read lists is the structural problems (those a deferred read lists,
+        /// in order) plus one problem per record whose RDATA does not parse, computed here
+        /// record by record, in order; and the whole list is in wire order.
+        #[test]
+        fn all_malformations_are_the_structural_ones_plus_each_rdata_problem(
+            p1 in 0usize..140, v1 in proptest::prelude::any::<u8>(),
+            p2 in 0usize..140, v2 in proptest::prelude::any::<u8>(), cut in 0usize..150,
+        ) {
+            let mut b = mixed_answer();
+            if p1 < b.len() { b[p1] = v1; }
+            if p2 < b.len() { b[p2] = v2; }
+            b.truncate(cut.min(b.len()));
+            let all = Message::parse(&b).malformations;
+            let deferred = Message::parse_deferred(&b);
+            let mut index = [0usize; 4];
+            let mut rdata = Vec::new();
+            for r in &deferred.records {
+                let i = index[r.section as usize];
+                index[r.section as usize] += 1;
+                if r.rtype == TYPE_OPT {
+                    continue;
+                }
+                if let Err(e) = rdata_as(&b, r, false) {
+                    rdata.push(Malformation { offset: r.rdata.start, what: format!("{} {i} {e}", r.section.name()) });
+                }
+            }
+            proptest::prop_assert!(all.windows(2).all(|w| w[0].offset <= w[1].offset), "{:?}", all);
+            // Split `all` into the structural list (a subsequence) and the rest.
+            let mut structural = deferred.malformations.iter().peekable();
+            let mut rest = Vec::new();
+            for m in &all {
+                if structural.peek() == Some(&m) {
+                    structural.next();
+                } else {
+                    rest.push(m.clone());
+                }
+            }
+            proptest::prop_assert!(structural.next().is_none(), "{:?} not all in {:?}", deferred.malformations, all);
+            proptest::prop_assert_eq!(rest, rdata);
+        }
+    }
+
+    /// A bad RDATA followed by a record cut in its fixed fields, and an OPT whose problem
+    /// comes before a later record's bad RDATA: each in wire order.
+    #[test]
+    fn rdata_problems_before_a_fatal_cut_and_after_an_opt() {
+        let mut b = vec![0, 1, 0x84, 0, 0, 0, 0, 2, 0, 0, 0, 0];
+        b.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 2, 1, 2]); // A with 2 bytes
+        b.extend_from_slice(&[0, 0, 1, 0, 1]); // cut after TYPE and CLASS
+        let whats: Vec<String> = Message::parse(&b)
+            .malformations
+            .into_iter()
+            .map(|m| m.what)
+            .collect();
+        assert_eq!(whats.len(), 2, "{whats:?}");
+        assert!(whats[0].starts_with("answer 0 A RDATA"), "{whats:?}");
+        assert!(
+            whats[1].contains("answer 1 truncated in its fixed fields"),
+            "{whats:?}"
+        );
+
+        let mut b = vec![0, 1, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        // OPT whose option overruns, then an A with 5 bytes
+        b.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 4, 0, 10, 0, 9]);
+        b.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 5, 1, 2, 3, 4, 5]);
+        let m = Message::parse(&b);
+        let whats: Vec<&str> = m.malformations.iter().map(|m| m.what.as_str()).collect();
+        assert_eq!(whats.len(), 2, "{whats:?}");
+        assert!(
+            !whats[0].contains("RDATA") || whats[0].contains("option"),
+            "{whats:?}"
+        );
+        assert!(whats[1].starts_with("additional 1 A RDATA"), "{whats:?}");
+        assert_eq!(Message::parse_deferred(&b).malformations.len(), 1);
+    }
+
     /// The deferred RDATA check puts each record's RDATA problem where an eager read finds
     /// it: after the problems of earlier records and of this record's owner, before later ones.
     #[test]
@@ -922,9 +1026,14 @@ mod tests {
             .all(|w| w[0].offset <= w[1].offset));
         let deferred = Message::parse_deferred(&b);
         assert!(!deferred.rdata_checked && eager.rdata_checked);
-        assert_eq!(deferred.malformations.len(), 2, "structural ones only");
-        assert_eq!(deferred.all_malformations(&b), eager.malformations);
-        assert_eq!(eager.all_malformations(&b), eager.malformations);
+        assert_eq!(
+            deferred.malformations,
+            [
+                eager.malformations[1].clone(),
+                eager.malformations[3].clone()
+            ],
+            "the structural ones only"
+        );
         assert_eq!(
             (
                 &deferred.records,
