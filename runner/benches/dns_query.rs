@@ -9,8 +9,8 @@
 //! vCPU (stable), and `CONFORM_BENCH_NSD_CPU=1` with it puts NSD alone on the other vCPU.
 
 use conform_model::Verdict;
-use conform_runner::exec::{run_case, CaseEnv, Emitter};
-use conform_runner::harness::dns_soa_case;
+use conform_runner::exec::{CaseEnv, Emitter};
+use conform_runner::harness::{dns_soa_case, timed_case};
 use conform_runner::target::{start, TargetSpec};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -156,14 +156,7 @@ async fn bench() {
                     seed: i as u64,
                     emitter: emitter.clone(),
                 };
-                let c = case.clone();
-                let (t2, r) = tokio::spawn(async move {
-                    let start = Instant::now();
-                    let r = run_case(c, env).await;
-                    (start.elapsed(), r)
-                })
-                .await
-                .unwrap();
+                let (t2, r) = timed_case(case.clone(), env).await;
                 assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
                 // The first rounds warm caches on both sides.
                 if i >= 20 {

@@ -12,7 +12,7 @@ use conform_lab::dhcp_probe::ClientMessage;
 use conform_lab::{Lab, LabOptions, Profile};
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
-use conform_runner::harness::one_case;
+use conform_runner::harness::{one_case, timed_case};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -189,14 +189,7 @@ async fn bench() {
                 seed: u64::from(k),
                 emitter: emitter.clone(),
             };
-            let case = case.clone();
-            let (took, r) = tokio::spawn(async move {
-                let start = Instant::now();
-                let r = run_case(case, env).await;
-                (start.elapsed(), r)
-            })
-            .await
-            .expect("task");
+            let (took, r) = timed_case(case.clone(), env).await;
             through.push(took);
             assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
         }

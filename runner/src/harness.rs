@@ -3,6 +3,7 @@
 //! `conform run` does, and hand over its first case with the suite's parameters. The CLI does
 //! not use it.
 
+use crate::exec::{run_case, CaseEnv, CaseResult};
 use conform_codec::{Protocol, Value};
 use conform_model::load::load_paths;
 use conform_model::suite::{Case, ParamDef};
@@ -38,6 +39,18 @@ impl OneCase {
     pub fn default_params(&self) -> HashMap<String, Value> {
         self.params_with(|_| None)
     }
+}
+
+/// Runs `case` in a task of its own, as the runner does, and times it from inside that task
+/// (the spawn and the join are not counted): the benches' conform side.
+pub async fn timed_case(case: Arc<Case>, env: CaseEnv) -> (std::time::Duration, CaseResult) {
+    tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        let r = run_case(case, env).await;
+        (start.elapsed(), r)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("case task: {e}"))
 }
 
 /// Writes `yaml` to `dir/name` (creating `dir`) and loads it. Errors: the file cannot be
