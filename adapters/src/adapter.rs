@@ -42,6 +42,16 @@ pub trait Adapter: Send + Sync {
     /// open (source MAC, IP header, UDP ports).
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError>;
 
+    /// Sends `d` at once when that needs no waiting, with the same effect and errors as
+    /// [`Adapter::send`]; `None` when the adapter cannot tell without waiting (a stream, a full
+    /// socket buffer, an adapter without this path), and the caller then awaits `send`. Why:
+    /// `send` is a boxed future per call (two for a wrapping adapter), on every case's path,
+    /// where a datagram socket's send never waits in practice. Invariant: `Some` means the
+    /// datagram was handed to the kernel (or the error `send` would give), never both paths.
+    fn try_send(&self, _d: &Datagram) -> Option<Result<(), AdapterError>> {
+        None
+    }
+
     /// A new receiver of everything that arrives from now on.
     fn subscribe(&self) -> broadcast::Receiver<Incoming>;
 

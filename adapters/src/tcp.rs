@@ -343,6 +343,15 @@ impl DnsAdapter {
             forward,
         }
     }
+
+    /// How `d` travels: its `transport` meta, else TCP when that is the default.
+    fn route_of(&self, d: &Datagram) -> Route {
+        let mut r = route(&d.meta.transport);
+        if d.meta.transport.is_empty() && self.default_tcp {
+            r.tcp = true;
+        }
+        r
+    }
 }
 
 impl Drop for DnsAdapter {
@@ -356,14 +365,20 @@ impl Drop for DnsAdapter {
 #[async_trait]
 impl Adapter for DnsAdapter {
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
-        let mut r = route(&d.meta.transport);
-        if d.meta.transport.is_empty() && self.default_tcp {
-            r.tcp = true;
-        }
+        let r = self.route_of(d);
         if r.tcp {
             self.tcp.send_routed(d, r).await
         } else {
             self.udp.send(d).await
+        }
+    }
+
+    /// UDP only: a TCP send may have to connect or wait for the stream.
+    fn try_send(&self, d: &Datagram) -> Option<Result<(), AdapterError>> {
+        if self.route_of(d).tcp {
+            None
+        } else {
+            self.udp.try_send(d)
         }
     }
 
@@ -409,6 +424,70 @@ mod tests {
         );
         assert!(!route("").tcp);
         assert!(!route("udp").tcp);
+    }
+
+    /// `try_send` sends a UDP datagram at once (the peer gets it, with the destination the
+    /// datagram names) and declines TCP, which `send` then carries; nothing is sent twice.
+    #[tokio::test]
+    async fn try_send_sends_udp_now_and_leaves_tcp_to_send() {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        other
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp_at = l.local_addr().unwrap();
+        let udp = crate::udp::UdpAdapter::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            peer.local_addr().unwrap(),
+        )
+        .await
+        .unwrap();
+        let a = DnsAdapter::new(Arc::new(udp), None, tcp_at, false);
+        let mut buf = [0u8; 16];
+        let plain = Datagram {
+            payload: b"q1".to_vec(),
+            meta: Meta::default(),
+        };
+        assert!(matches!(a.try_send(&plain), Some(Ok(()))));
+        let (n, _) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"q1");
+        // A datagram naming its own destination goes there, not to the server.
+        let aimed = Datagram {
+            payload: b"q2".to_vec(),
+            meta: Meta {
+                ip_dst: Some(other.local_addr().unwrap().ip()),
+                dst_port: Some(other.local_addr().unwrap().port()),
+                ..Meta::default()
+            },
+        };
+        assert!(matches!(a.try_send(&aimed), Some(Ok(()))));
+        let (n, _) = other.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"q2");
+        let over_tcp = Datagram {
+            payload: vec![0, 9, 0, 0],
+            meta: Meta {
+                transport: "tcp".into(),
+                ..Meta::default()
+            },
+        };
+        assert!(a.try_send(&over_tcp).is_none(), "TCP is never sent at once");
+        peer.set_nonblocking(true).unwrap();
+        assert!(
+            peer.recv_from(&mut buf).is_err(),
+            "a declined send went out over UDP"
+        );
+        // And `DnsAdapter` with TCP as default declines a datagram without a transport.
+        let udp2 = crate::udp::UdpAdapter::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            peer.local_addr().unwrap(),
+        )
+        .await
+        .unwrap();
+        let b = DnsAdapter::new(Arc::new(udp2), None, tcp_at, true);
+        assert!(b.try_send(&plain).is_none());
+        drop(l);
     }
 
     /// A loopback server that answers two pipelined queries in reverse order, then closes.

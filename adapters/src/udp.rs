@@ -153,6 +153,16 @@ impl UdpIo {
     /// Sends one datagram. UDP sends do not block unless the send buffer is full; the socket is
     /// not registered for writability, so that rare case retries every millisecond for
     /// [`SEND_PATIENCE`].
+    /// One non-blocking `sendto`: `None` when the socket buffer is full (the caller waits with
+    /// [`UdpIo::send_to`]), else its outcome.
+    pub(crate) fn try_send_to(&self, payload: &[u8], to: SocketAddr) -> Option<io::Result<()>> {
+        match self.sock.get_ref().send_to(payload, to) {
+            Ok(_) => Some(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     pub(crate) async fn send_to(&self, payload: &[u8], to: SocketAddr) -> io::Result<()> {
         let mut waited = Duration::ZERO;
         loop {
@@ -232,20 +242,36 @@ impl UdpAdapter {
     }
 }
 
+impl UdpAdapter {
+    /// Where `d` goes: its own destination when it names one, else the server.
+    fn destination(&self, d: &Datagram) -> SocketAddr {
+        match (d.meta.ip_dst, d.meta.dst_port) {
+            (Some(ip), Some(port)) if !ip.is_unspecified() => SocketAddr::new(ip, port),
+            _ => self.server,
+        }
+    }
+}
+
+fn send_error(to: SocketAddr) -> impl FnOnce(io::Error) -> AdapterError {
+    move |e| AdapterError::Io {
+        what: format!("send to {to}"),
+        source: e,
+    }
+}
+
 #[async_trait]
 impl Adapter for UdpAdapter {
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
-        let to = match (d.meta.ip_dst, d.meta.dst_port) {
-            (Some(ip), Some(port)) if !ip.is_unspecified() => SocketAddr::new(ip, port),
-            _ => self.server,
-        };
+        let to = self.destination(d);
         self.io
             .send_to(&d.payload, to)
             .await
-            .map_err(|e| AdapterError::Io {
-                what: format!("send to {to}"),
-                source: e,
-            })
+            .map_err(send_error(to))
+    }
+
+    fn try_send(&self, d: &Datagram) -> Option<Result<(), AdapterError>> {
+        let to = self.destination(d);
+        Some(self.io.try_send_to(&d.payload, to)?.map_err(send_error(to)))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Incoming> {

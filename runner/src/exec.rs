@@ -351,7 +351,7 @@ async fn run_components(case: Arc<Case>, env: CaseEnv) -> (Verdict, Option<Strin
         .map(|c| (c.name.clone(), c.clone()))
         .collect();
     mtc.handles = handles;
-    let _ = mtc.steps(&case.steps, "").await;
+    let _ = mtc.steps_inline(&case.steps, "").await;
     // Implicit join of everything still running.
     let names: Vec<String> = mtc.handles.keys().cloned().collect();
     mtc.join(&names).await;
@@ -376,7 +376,7 @@ fn spawn_component(
     let mut run = ComponentRun::new(ctx, &c.name);
     let steps = c.steps.clone();
     tokio::spawn(async move {
-        let _ = run.steps(&steps, "").await;
+        let _ = run.steps_inline(&steps, "").await;
         (run.verdict, run.reason)
     })
 }
@@ -572,20 +572,26 @@ impl ComponentRun {
         }
     }
 
+    /// Runs `steps` in order until one stops the component. Boxed: the recursion between
+    /// steps and alt branches (and `repeat`) needs one indirection per level.
     fn steps<'a>(
         &'a mut self,
         steps: &'a [Step],
         prefix: &'a str,
     ) -> futures_like::BoxFuture<'a, Flow> {
-        Box::pin(async move {
-            for (i, s) in steps.iter().enumerate() {
-                let path = step_path(prefix, i + 1);
-                if self.step(s, &path).await == Flow::Stop {
-                    return Flow::Stop;
-                }
+        Box::pin(self.steps_inline(steps, prefix))
+    }
+
+    /// [`ComponentRun::steps`] without the box, for a component's top-level steps: their
+    /// future lives in the component's own, so a case allocates no box until it nests.
+    async fn steps_inline(&mut self, steps: &[Step], prefix: &str) -> Flow {
+        for (i, s) in steps.iter().enumerate() {
+            let path = step_path(prefix, i + 1);
+            if self.step(s, &path).await == Flow::Stop {
+                return Flow::Stop;
             }
-            Flow::Continue
-        })
+        }
+        Flow::Continue
     }
 
     async fn step(&mut self, s: &Step, path: &StepPath) -> Flow {
@@ -748,7 +754,12 @@ impl ComponentRun {
                 return Flow::Stop;
             }
         };
-        if let Err(e) = self.ctx.env.adapter.send(&d).await {
+        // A datagram socket sends at once: no boxed `send` future on the case's path.
+        let sent = match self.ctx.env.adapter.try_send(&d) {
+            Some(r) => r,
+            None => self.ctx.env.adapter.send(&d).await,
+        };
+        if let Err(e) = sent {
             self.emit(EventKind::AdapterError {
                 at: self.at(path),
                 message: e.to_string(),
