@@ -230,6 +230,79 @@ async fn dora_passes_and_captures_flow_between_steps() {
     );
 }
 
+/// A case's step events, rendered when delivered, say what happened in order: each
+/// `Matched` carries the summary of the message its `Received` logged (made once for both),
+/// each summary is that of the datagram logged, and the two replies of a DORA are told apart.
+#[tokio::test(start_paused = true)]
+async fn step_events_render_in_order_with_each_message_summary() {
+    let r = run_yaml(&suite(&case("dora", DORA)), fake_server(Mode::Normal)).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+    let p = proto();
+    let mut shape = vec![];
+    let mut received: Option<String> = None;
+    let mut matched = vec![];
+    for e in &r.events {
+        match &e.kind {
+            EventKind::CaseStarted { case, .. } => shape.push(format!("started {case}")),
+            EventKind::Sent {
+                at,
+                template,
+                summary,
+                datagram,
+            } => {
+                assert_eq!(summary, &p.decode(datagram).summary());
+                shape.push(format!("sent {template} at {}/{}", at.component, at.step));
+            }
+            EventKind::Received {
+                at,
+                summary,
+                datagram,
+            } => {
+                assert_eq!(summary, &p.decode(datagram).summary());
+                received = Some(summary.clone());
+                shape.push(format!("received at {}", at.step));
+            }
+            EventKind::Matched {
+                at,
+                template,
+                summary,
+                captured,
+            } => {
+                assert_eq!(Some(summary), received.as_ref(), "matched its received");
+                matched.push(summary.clone());
+                shape.push(format!("matched {template} at {} {captured:?}", at.step));
+            }
+            EventKind::VerdictSet { at, verdict, .. } => {
+                shape.push(format!("verdict {verdict:?} at {}", at.step))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        shape,
+        [
+            "started dora",
+            "sent discover at mtc/1",
+            "received at 2",
+            "matched offer at 2 [(\"offered\", \"192.0.2.100\")]",
+            "verdict Pass at 2",
+            "sent request at mtc/3",
+            "received at 4",
+            "matched reply at 4 [(\"leased\", \"192.0.2.100\")]",
+            "verdict Pass at 4",
+        ]
+    );
+    assert_eq!(matched.len(), 2);
+    assert_ne!(
+        matched[0], matched[1],
+        "the OFFER and the ACK got one summary"
+    );
+    assert!(
+        r.events.windows(2).all(|w| w[0].t_ms <= w[1].t_ms),
+        "stamps out of order"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn silent_server_fails_with_a_timeout_and_reports_no_message() {
     let r = run_yaml(&suite(&case("silent", DORA)), fake_server(Mode::Silent)).await;
