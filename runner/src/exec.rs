@@ -340,7 +340,12 @@ impl Emitter {
 
     /// Buffers a case's frequent event, stamped now.
     fn emit_step(&self, e: StepEvent) {
-        self.push(Pending::Step(Instant::now(), e));
+        self.emit_step_at(Instant::now(), e);
+    }
+
+    /// Buffers a case's frequent event stamped `at`, a clock reading the caller took anyway.
+    fn emit_step_at(&self, at: Instant, e: StepEvent) {
+        self.push(Pending::Step(at, e));
     }
 
     /// Renders and sends every event waiting in the run's outbox now (the end of a run, an
@@ -403,11 +408,13 @@ pub async fn run_case(case: Arc<Case>, mut env: CaseEnv) -> CaseResult {
 }
 
 async fn run_case_buffered(case: Arc<Case>, env: CaseEnv) -> CaseResult {
+    // One clock reading for the case's start, its `CaseStarted` and its guard's deadline.
     let started = Instant::now();
-    env.emitter.emit_step(StepEvent::Started(case.clone()));
+    env.emitter
+        .emit_step_at(started, StepEvent::Started(case.clone()));
     let guard = case.timeout;
     let inner = run_components(case.clone(), env.clone());
-    let (verdict, reason) = match tokio::time::timeout(guard, inner).await {
+    let (verdict, reason) = match tokio::time::timeout_at(started + guard, inner).await {
         Ok(r) => r,
         Err(_) => {
             let reason = format!("case guard timer expired after {} ms", guard.as_millis());
