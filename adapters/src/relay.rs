@@ -134,6 +134,13 @@ fn destination(meta: &Meta, server: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, meta.dst_port.unwrap_or(server.port()))
 }
 
+impl RelayAdapter {
+    fn send_error(&self, to: SocketAddr) -> impl FnOnce(std::io::Error) -> AdapterError {
+        let what = format!("send UDP {} -> {to}", self.io.local_addr());
+        move |source| AdapterError::Io { what, source }
+    }
+}
+
 #[async_trait]
 impl Adapter for RelayAdapter {
     async fn send(&self, d: &Datagram) -> Result<(), AdapterError> {
@@ -141,10 +148,16 @@ impl Adapter for RelayAdapter {
         self.io
             .send_to(&d.payload, to)
             .await
-            .map_err(|e| AdapterError::Io {
-                what: format!("send UDP {} -> {to}", self.io.local_addr()),
-                source: e,
-            })
+            .map_err(self.send_error(to))
+    }
+
+    fn try_send(&self, d: &Datagram) -> Option<Result<(), AdapterError>> {
+        let to = destination(&d.meta, self.server);
+        Some(
+            self.io
+                .try_send_to(&d.payload, to)?
+                .map_err(self.send_error(to)),
+        )
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Incoming> {
@@ -221,5 +234,24 @@ mod tests {
         assert_eq!(got.datagram.meta.ip_src, Some(server.ip()));
         assert_eq!(got.datagram.meta.src_port, Some(server.port()));
         assert!(a.describe().starts_with("relay 127.0.0.1:"));
+        // The fast path sends the same way, and its error names the route as `send`'s does
+        // (port 0 is not a destination: the kernel refuses it).
+        let again = Datagram {
+            payload: b"ping2".to_vec(),
+            meta: Meta::default(),
+        };
+        assert!(matches!(a.try_send(&again), Some(Ok(()))));
+        let (n, _) = echo.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ping2");
+        let nowhere = Datagram {
+            payload: b"x".to_vec(),
+            meta: Meta {
+                dst_port: Some(0),
+                ..Meta::default()
+            },
+        };
+        let fast = a.try_send(&nowhere).expect("an answer without waiting");
+        let slow = a.send(&nowhere).await;
+        assert_eq!(fast.unwrap_err().to_string(), slow.unwrap_err().to_string());
     }
 }

@@ -426,10 +426,11 @@ mod tests {
         assert!(!route("udp").tcp);
     }
 
-    /// `try_send` sends a UDP datagram at once (the peer gets it, with the destination the
-    /// datagram names) and declines TCP, which `send` then carries; nothing is sent twice.
+    /// `try_send` sends a UDP datagram at once (the peer gets it, at the destination the
+    /// datagram names) and declines TCP (the caller awaits `send` for it) without sending
+    /// anything over UDP in its place.
     #[tokio::test]
-    async fn try_send_sends_udp_now_and_leaves_tcp_to_send() {
+    async fn try_send_sends_udp_now_and_declines_tcp() {
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

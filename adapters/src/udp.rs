@@ -150,9 +150,6 @@ impl UdpIo {
         self.tx.clone()
     }
 
-    /// Sends one datagram. UDP sends do not block unless the send buffer is full; the socket is
-    /// not registered for writability, so that rare case retries every millisecond for
-    /// [`SEND_PATIENCE`].
     /// One non-blocking `sendto`: `None` when the socket buffer is full (the caller waits with
     /// [`UdpIo::send_to`]), else its outcome.
     pub(crate) fn try_send_to(&self, payload: &[u8], to: SocketAddr) -> Option<io::Result<()>> {
@@ -163,6 +160,9 @@ impl UdpIo {
         }
     }
 
+    /// Sends one datagram. UDP sends do not block unless the send buffer is full; the socket is
+    /// not registered for writability, so that rare case retries every millisecond for
+    /// [`SEND_PATIENCE`].
     pub(crate) async fn send_to(&self, payload: &[u8], to: SocketAddr) -> io::Result<()> {
         let mut waited = Duration::ZERO;
         loop {
@@ -240,9 +240,7 @@ impl UdpAdapter {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         Some(self.io.local_addr())
     }
-}
 
-impl UdpAdapter {
     /// Where `d` goes: its own destination when it names one, else the server.
     fn destination(&self, d: &Datagram) -> SocketAddr {
         match (d.meta.ip_dst, d.meta.dst_port) {

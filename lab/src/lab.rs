@@ -219,6 +219,11 @@ impl Adapter for LabPort {
         }
     }
 
+    /// The port's adapter's fast path; a shut-down port declines, and `send` reports it.
+    fn try_send(&self, d: &Datagram) -> Option<Result<(), AdapterError>> {
+        self.current()?.try_send(d)
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Incoming> {
         match self.current() {
             Some(a) => a.subscribe(),

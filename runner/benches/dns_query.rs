@@ -6,23 +6,30 @@
 //! Run: `cargo bench -p conform --bench dns_query` (needs `nsd`; prints SKIPPED otherwise).
 //!
 //! Where the client and NSD run decides the plain query's own time (8 µs to 80 µs on a 2-vCPU
-//! VM), so the ratio depends on placement. With `taskset` and two CPUs the bench runs itself
-//! once per placement and prints one line each, then a table:
-//! - `split`: the bench on CPU 0, NSD alone on CPU 1, as a server under test runs beside its
-//!   tester (the plain query includes a cross-CPU wake-up, slow on a VM);
-//! - `shared`: the bench and NSD on CPU 0 (stable, the one for comparing two builds; the plain
+//! VM), so the ratio depends on placement. With `taskset` and two allowed CPUs (the first two
+//! of the process's affinity list; called A and B here) the bench runs itself once per
+//! placement, prints each run's `RESULT` line, then a table with the target per placement:
+//! - `split`: the bench on A, NSD alone on B, as a server under test runs beside its tester
+//!   (the plain query includes a cross-CPU wake-up, slow on a VM);
+//! - `shared`: the bench and NSD on A (stable, the one for comparing two builds; the plain
 //!   query is only ~8 µs there, so any per-case work shows as a large ratio);
 //! - `unpinned`: wherever the scheduler puts them (runs land in a fast or a slow mode).
 //!
-//! `CONFORM_BENCH_PLACEMENT=<name>` runs one placement only (the children are started that
-//! way); `CONFORM_BENCH_RUNS` runs each placement that many times (default 3) and reports the
-//! median run.
+//! `CONFORM_BENCH_RUNS` runs each placement that many times (default 3); the table shows the
+//! median run. It exits non-zero when a placement gave no result.
+//!
+//! One run by hand (to profile a side, count syscalls or compare two builds), pinned by you:
+//! `CONFORM_BENCH_PLACEMENT=shared taskset -c 0 <bench binary> --bench`, with
+//! `CONFORM_BENCH_NSD_CPU=1` for split. `CONFORM_BENCH_PLACEMENT` only names the run (the
+//! parent sets it for its children); `CONFORM_BENCH_ONLY=plain|conform` runs one side alone
+//! (also a single run); `CONFORM_BENCH_ROUNDS` sets the queries per side.
 
 use conform_model::Verdict;
 use conform_runner::exec::{CaseEnv, Emitter};
 use conform_runner::harness::{dns_soa_case, timed_case};
 use conform_runner::target::{start, TargetSpec};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,24 +41,23 @@ fn rounds() -> usize {
         .unwrap_or(400)
 }
 
-/// A placement of the bench process and NSD on the CPUs.
+/// A placement of the bench process and NSD on the CPUs: which of the two allowed CPUs (0 for
+/// the first, 1 for the second) each is pinned to, if any.
 struct Placement {
     name: &'static str,
-    /// CPU list for `taskset` of the bench process, if pinned.
-    bench_cpu: Option<&'static str>,
-    /// CPU list for `taskset` of NSD, if pinned.
-    nsd_cpu: Option<&'static str>,
+    bench_cpu: Option<usize>,
+    nsd_cpu: Option<usize>,
 }
 
 const PLACEMENTS: [Placement; 3] = [
     Placement {
         name: "split",
-        bench_cpu: Some("0"),
-        nsd_cpu: Some("1"),
+        bench_cpu: Some(0),
+        nsd_cpu: Some(1),
     },
     Placement {
         name: "shared",
-        bench_cpu: Some("0"),
+        bench_cpu: Some(0),
         nsd_cpu: None,
     },
     Placement {
@@ -61,6 +67,26 @@ const PLACEMENTS: [Placement; 3] = [
     },
 ];
 
+/// The CPUs this process may run on, from `Cpus_allowed_list` in /proc/self/status
+/// (`0-1`, `2-3,6`): a cpuset need not start at CPU 0.
+fn allowed_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(list) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+    else {
+        return Vec::new();
+    };
+    let mut cpus = Vec::new();
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(lo), Ok(hi)) = (lo.parse::<usize>(), hi.parse::<usize>()) {
+            cpus.extend(lo..=hi);
+        }
+    }
+    cpus
+}
+
 fn has(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
@@ -69,9 +95,10 @@ fn has(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs this bench once per placement (each `CONFORM_BENCH_RUNS` times), echoing the
-/// children's result lines, then prints the table. The target is read against `split`.
-fn all_placements() {
+/// Runs this bench once per placement (each `CONFORM_BENCH_RUNS` times) on the CPUs `cpus`
+/// (two), echoing the children's result lines, then prints the table and the target per
+/// placement. Exits with 1 if a placement gave no result.
+fn all_placements(cpus: [usize; 2]) {
     let runs: usize = std::env::var("CONFORM_BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -83,18 +110,20 @@ fn all_placements() {
         let mut got: Vec<RunResult> = Vec::new();
         for _ in 0..runs {
             let mut cmd = match p.bench_cpu {
-                Some(cpu) => {
+                Some(i) => {
                     let mut c = Command::new("taskset");
-                    c.args(["-c", cpu]).arg(&exe);
+                    c.args(["-c", &cpus[i].to_string()]).arg(&exe);
                     c
                 }
                 None => Command::new(&exe),
             };
             cmd.arg("--bench").env("CONFORM_BENCH_PLACEMENT", p.name);
             match p.nsd_cpu {
-                Some(cpu) => cmd.env("CONFORM_BENCH_NSD_CPU", cpu),
+                Some(i) => cmd.env("CONFORM_BENCH_NSD_CPU", cpus[i].to_string()),
                 None => cmd.env_remove("CONFORM_BENCH_NSD_CPU"),
             };
+            // A child's panic (NSD silent, a failed case) shows as it happens.
+            cmd.stderr(Stdio::inherit());
             let out = cmd.output().expect("run the bench for one placement");
             let text = String::from_utf8_lossy(&out.stdout);
             match text.lines().find_map(RunResult::parse) {
@@ -102,40 +131,39 @@ fn all_placements() {
                     println!("{}", r.line());
                     got.push(r);
                 }
-                None => {
-                    println!(
-                        "{}: no result ({}): {}{}",
-                        p.name,
-                        out.status,
-                        text.trim(),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                }
+                None => println!("{}: no result ({}): {}", p.name, out.status, text.trim()),
             }
         }
-        if !got.is_empty() {
-            got.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
-            table.push((p.name, got.len(), got.swap_remove(got.len() / 2)));
-        }
+        let n = got.len();
+        got.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
+        let median = (n > 0).then(|| got.swap_remove(n / 2));
+        table.push((p.name, n, median));
     }
     println!();
     println!("SOA query to NSD on loopback, the median run of each placement:");
     println!("| placement | runs | plain (median) | conform (median) | ratio (per round) | added per query (per round) |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for (name, n, r) in &table {
-        println!(
-            "| {name} | {n} | {:.1} µs | {:.1} µs | {:.2}x | {:.1} µs |",
-            r.plain_us, r.conform_us, r.ratio, r.diff_us
-        );
+        match r {
+            Some(r) => println!(
+                "| {name} | {n} | {:.1} µs | {:.1} µs | {:.2}x | {:.1} µs |",
+                r.plain_us, r.conform_us, r.ratio, r.diff_us
+            ),
+            None => println!("| {name} | 0 | no result | | | |"),
+        }
     }
     let verdicts: Vec<String> = table
         .iter()
-        .map(|(name, _, r)| {
-            let met = if r.ratio <= 1.10 { "met" } else { "NOT met" };
-            format!("{name} {:.2}x {met}", r.ratio)
+        .map(|(name, _, r)| match r {
+            Some(r) if r.ratio <= 1.10 => format!("{name} {:.2}x met", r.ratio),
+            Some(r) => format!("{name} {:.2}x NOT met", r.ratio),
+            None => format!("{name} no result"),
         })
         .collect();
     println!("target <= 1.10x: {}", verdicts.join("; "));
+    if table.iter().any(|(_, _, r)| r.is_none()) {
+        std::process::exit(1);
+    }
 }
 
 /// One run's figures, as a child prints them on its `RESULT` line.
@@ -177,18 +205,28 @@ fn main() {
         println!("SKIPPED: the DNS query bench needs nsd (ci/install-dns-servers.sh)");
         return;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if std::env::var_os("CONFORM_BENCH_PLACEMENT").is_none()
         && std::env::var_os("CONFORM_BENCH_ONLY").is_none()
     {
-        if has("taskset") && cpus >= 2 {
-            all_placements();
+        let cpus = allowed_cpus();
+        if has("taskset") && cpus.len() >= 2 {
+            all_placements([cpus[0], cpus[1]]);
             return;
         }
         println!(
-            "one placement only (unpinned): placements need taskset and two CPUs ({cpus} here)"
+            "one run only, placed by the scheduler: placements need taskset and two allowed CPUs ({} here)",
+            cpus.len()
         );
     }
+    // A silent NSD must end the run, not hang it; a watchdog thread rather than a timeout per
+    // plain query, which would add a timer to the side being compared against.
+    let limit = Duration::from_secs(60) + Duration::from_millis(2 * rounds() as u64);
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("dns_query bench: no end after {limit:?} (nsd silent?); giving up");
+        kill_nsd();
+        std::process::exit(2);
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -196,8 +234,30 @@ fn main() {
     rt.block_on(bench());
 }
 
+/// NSD's PID while it runs, for the watchdog (0: none).
+static NSD_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Ends NSD by its PID: `kill` from the shell (this crate has no unsafe code for a signal).
+fn kill_nsd() {
+    let pid = NSD_PID.swap(0, Ordering::SeqCst);
+    if pid != 0 {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+}
+
+/// The NSD this bench started; stopped when dropped, so a panicking run does not leave it.
+struct Nsd(std::process::Child);
+
+impl Drop for Nsd {
+    fn drop(&mut self) {
+        NSD_PID.store(0, Ordering::SeqCst);
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The zone and config from the repository's NSD profile, pointed at a loopback port.
-fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
+fn start_nsd(dir: &std::path::Path, port: u16) -> Nsd {
     let prof = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../profiles/zones/example.test.zone"
@@ -222,12 +282,15 @@ fn start_nsd(dir: &std::path::Path, port: u16) -> std::process::Child {
         }
         Err(_) => Command::new("nsd"),
     };
-    cmd.args(["-d", "-c"])
+    let child = cmd
+        .args(["-d", "-c"])
         .arg(dir.join("nsd.conf"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("nsd")
+        .expect("nsd");
+    NSD_PID.store(child.id(), Ordering::SeqCst);
+    Nsd(child)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -239,7 +302,7 @@ async fn bench() {
     let dir = std::env::temp_dir().join(format!("conform-dns-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = 20000 + (std::process::id() % 20000) as u16;
-    let mut nsd = start_nsd(&dir, port);
+    let nsd = start_nsd(&dir, port);
     let server = format!("127.0.0.1:{port}");
     // The plain client: one pre-encoded query, the id checked at offset 0.
     let query: Vec<u8> = {
@@ -344,8 +407,7 @@ async fn bench() {
         }
     }
     target.shutdown().await;
-    let _ = nsd.kill();
-    let _ = nsd.wait();
+    drop(nsd);
     drop(emitter);
     let _ = drain.await;
     if let Some(side) = only {
@@ -378,7 +440,7 @@ async fn bench() {
         c.as_secs_f64() / p.as_secs_f64()
     );
     println!("  per round: median ratio {pr:.2}x, median difference {pd:.1} µs");
-    let placement = std::env::var("CONFORM_BENCH_PLACEMENT").unwrap_or_else(|_| "unpinned".into());
+    let placement = std::env::var("CONFORM_BENCH_PLACEMENT").unwrap_or_else(|_| "unnamed".into());
     println!(
         "{}",
         RunResult {

@@ -5,7 +5,7 @@
 use conform_adapters::sim::SimAdapter;
 use conform_adapters::{Adapter, AdapterError, Incoming};
 use conform_codec::{protocol_by_name, Datagram, Protocol, Value};
-use conform_model::event::{EventKind, RunEvent};
+use conform_model::event::{At, EventKind, RunEvent};
 use conform_model::load::load_paths;
 use conform_model::suite::Case;
 use conform_model::Verdict;
@@ -297,9 +297,42 @@ async fn step_events_render_in_order_with_each_message_summary() {
         matched[0], matched[1],
         "the OFFER and the ACK got one summary"
     );
+}
+
+/// Events carry the time they were emitted, not the time the outbox was delivered: a lazy
+/// event delivered 100 ms later, and a case's step events delivered after a 300 ms wait.
+#[tokio::test(start_paused = true)]
+async fn stamps_are_taken_at_emission_not_at_delivery() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let emitter = Emitter::new(tx);
+    emitter.emit_lazy(|| EventKind::Log {
+        at: At {
+            case: "c".into(),
+            component: "mtc".into(),
+            step: "1".into(),
+        },
+        text: "early".into(),
+    });
+    tokio::time::advance(Duration::from_millis(100)).await;
+    emitter.deliver();
+    let e = rx.try_recv().expect("delivered");
+    assert!(e.t_ms < 1.0, "stamped at delivery: {} ms", e.t_ms);
+    let body = "    steps:\n      - send: discover\n      - receive: offer\n      - wait: 300ms\n      - log: late\n";
+    let r = run_yaml(&suite(&case("stamps", body)), fake_server(Mode::Normal)).await;
+    assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+    let t = |want: fn(&EventKind) -> bool| {
+        r.events
+            .iter()
+            .find(|e| want(&e.kind))
+            .map(|e| e.t_ms)
+            .expect("event present")
+    };
+    let matched = t(|k| matches!(k, EventKind::Matched { .. }));
+    let late = t(|k| matches!(k, EventKind::Log { .. }));
+    assert!(matched < 100.0, "matched stamped at {matched} ms");
     assert!(
-        r.events.windows(2).all(|w| w[0].t_ms <= w[1].t_ms),
-        "stamps out of order"
+        late - matched >= 300.0,
+        "log at {late} ms, matched at {matched} ms"
     );
 }
 
@@ -504,11 +537,20 @@ async fn case_guard_timer_gives_error() {
     assert!(r.result.reason.unwrap().contains("guard timer"));
 }
 
-struct Broken;
+/// An adapter that cannot send: through `send`, or (`fast`) already in `try_send`, when
+/// `send` must not be reached at all.
+struct Broken {
+    fast: bool,
+}
 #[async_trait::async_trait]
 impl Adapter for Broken {
     async fn send(&self, _d: &Datagram) -> Result<(), AdapterError> {
+        assert!(!self.fast, "send after try_send answered");
         Err(AdapterError::Privilege("cannot open packet socket".into()))
+    }
+    fn try_send(&self, _d: &Datagram) -> Option<Result<(), AdapterError>> {
+        self.fast
+            .then(|| Err(AdapterError::Privilege("cannot open packet socket".into())))
     }
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Incoming> {
         tokio::sync::broadcast::channel(1).1
@@ -520,12 +562,29 @@ impl Adapter for Broken {
 
 #[tokio::test(start_paused = true)]
 async fn adapter_failure_is_error_not_fail() {
-    let r = run_yaml(&suite(&case("broken", DORA)), Arc::new(Broken)).await;
-    assert_eq!(r.result.verdict, Verdict::Error);
-    assert!(r
-        .events
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::AdapterError { .. })));
+    for fast in [false, true] {
+        let r = run_yaml(&suite(&case("broken", DORA)), Arc::new(Broken { fast })).await;
+        assert_eq!(r.result.verdict, Verdict::Error, "fast path: {fast}");
+        assert!(
+            r.result
+                .reason
+                .as_deref()
+                .is_some_and(|m| m.contains("adapter failed to send")
+                    && m.contains("cannot open packet socket")),
+            "{:?}",
+            r.result.reason
+        );
+        assert!(r
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::AdapterError { .. })));
+        assert!(
+            !r.events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Sent { .. })),
+            "a failed send was logged as sent"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
