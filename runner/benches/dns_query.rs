@@ -237,15 +237,23 @@ fn main() {
 /// NSD's PID while it runs, for the watchdog (0: none).
 static NSD_PID: AtomicU32 = AtomicU32::new(0);
 
-/// Ends NSD by its PID: `kill` from the shell (this crate has no unsafe code for a signal).
+/// The run's directory (NSD's config, zone and state), removed when the run ends.
+fn run_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("conform-dns-bench-{}", std::process::id()))
+}
+
+/// Ends NSD by its PID (`kill` from the shell: this crate has no unsafe code for a signal)
+/// and removes the run's directory.
 fn kill_nsd() {
     let pid = NSD_PID.swap(0, Ordering::SeqCst);
     if pid != 0 {
         let _ = Command::new("kill").arg(pid.to_string()).status();
     }
+    let _ = std::fs::remove_dir_all(run_dir());
 }
 
-/// The NSD this bench started; stopped when dropped, so a panicking run does not leave it.
+/// The NSD this bench started; stopped (and the run's directory removed) when dropped, so a
+/// panicking run leaves neither.
 struct Nsd(std::process::Child);
 
 impl Drop for Nsd {
@@ -253,6 +261,7 @@ impl Drop for Nsd {
         NSD_PID.store(0, Ordering::SeqCst);
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(run_dir());
     }
 }
 
@@ -299,7 +308,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn bench() {
-    let dir = std::env::temp_dir().join(format!("conform-dns-bench-{}", std::process::id()));
+    let dir = run_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let port = 20000 + (std::process::id() % 20000) as u16;
     let nsd = start_nsd(&dir, port);

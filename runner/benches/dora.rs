@@ -195,6 +195,8 @@ async fn bench() {
         }
     }
     lab.shutdown().await;
+    // The lab's run directory and the case file: nothing of the run stays behind.
+    let _ = std::fs::remove_dir_all(&dir);
     drop(emitter);
     let _ = drain.await;
     let (m, c) = (median(minimal), median(through));
