@@ -1,8 +1,10 @@
 //! Per-query overhead of conform on DNS (issue target: at most 1.1x a plain UDP client): the
 //! same SOA query to the same NSD on a loopback port, through a plain tokio UDP socket (bytes
 //! encoded once, id checked by offset) and through conform (a suite case using the
-//! suites/dns templates: encode, adapter, decode, template match, events), interleaved, both as
-//! worker tasks. The bench starts NSD itself on 127.0.0.1 and stops it by PID.
+//! suites/dns templates: encode, adapter, decode, template match, events), interleaved, all as
+//! worker tasks. A third side, for context, is a client that does the DNS work with a library
+//! (hickory-proto builds the query and parses and checks the answer); the target is judged
+//! against the plain client. The bench starts NSD itself on 127.0.0.1 and stops it by PID.
 //! Run: `cargo bench -p conform --bench dns_query` (needs `nsd`; prints SKIPPED otherwise).
 //!
 //! Where the client and NSD run decides the plain query's own time (8 µs to 80 µs on a 2-vCPU
@@ -141,15 +143,15 @@ fn all_placements(cpus: [usize; 2]) {
     }
     println!();
     println!("SOA query to NSD on loopback, the median run of each placement:");
-    println!("| placement | runs | plain (median) | conform (median) | ratio (per round) | added per query (per round) |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| placement | runs | plain (median) | conform (median) | ratio (per round) | added per query (per round) | hickory-proto client (median) | conform against it (per round) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (name, n, r) in &table {
         match r {
             Some(r) => println!(
-                "| {name} | {n} | {:.1} µs | {:.1} µs | {:.2}x | {:.1} µs |",
-                r.plain_us, r.conform_us, r.ratio, r.diff_us
+                "| {name} | {n} | {:.1} µs | {:.1} µs | {:.2}x | {:.1} µs | {:.1} µs | {:.2}x |",
+                r.plain_us, r.conform_us, r.ratio, r.diff_us, r.hickory_us, r.ratio_hickory
             ),
-            None => println!("| {name} | 0 | no result | | | |"),
+            None => println!("| {name} | 0 | no result | | | | | |"),
         }
     }
     let verdicts: Vec<String> = table
@@ -173,13 +175,22 @@ struct RunResult {
     conform_us: f64,
     ratio: f64,
     diff_us: f64,
+    hickory_us: f64,
+    /// Per round, conform against the hickory-proto client.
+    ratio_hickory: f64,
 }
 
 impl RunResult {
     fn line(&self) -> String {
         format!(
-            "RESULT placement={} plain_us={:.2} conform_us={:.2} ratio={:.3} diff_us={:.2}",
-            self.placement, self.plain_us, self.conform_us, self.ratio, self.diff_us
+            "RESULT placement={} plain_us={:.2} conform_us={:.2} ratio={:.3} diff_us={:.2} hickory_us={:.2} ratio_hickory={:.3}",
+            self.placement,
+            self.plain_us,
+            self.conform_us,
+            self.ratio,
+            self.diff_us,
+            self.hickory_us,
+            self.ratio_hickory
         )
     }
 
@@ -196,6 +207,8 @@ impl RunResult {
             conform_us: num("conform_us")?,
             ratio: num("ratio")?,
             diff_us: num("diff_us")?,
+            hickory_us: num("hickory_us")?,
+            ratio_hickory: num("ratio_hickory")?,
         })
     }
 }
@@ -302,6 +315,59 @@ fn start_nsd(dir: &std::path::Path, port: u16) -> Nsd {
     Nsd(child)
 }
 
+/// The sides of a round.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// Pre-encoded bytes, the answer's id checked by offset: the least a UDP client can do.
+    Plain,
+    /// The suite case through conform.
+    Conform,
+    /// A DNS client that does the DNS work with a library: the query built and the answer
+    /// parsed and checked (rcode, first answer's type) with hickory-proto, conform's own
+    /// encoder dependency.
+    Hickory,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Plain => "plain",
+            Side::Conform => "conform",
+            Side::Hickory => "hickory",
+        }
+    }
+}
+
+/// One SOA query the hickory-proto way, timed from building the query to the checked answer.
+async fn hickory_query(s: &tokio::net::UdpSocket) -> Duration {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut buf = vec![0u8; 4096];
+    let start = Instant::now();
+    let mut m = Message::new(0x1abd, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(
+        Name::from_ascii("example.test.").expect("name"),
+        RecordType::SOA,
+    ));
+    let q = m.to_vec().expect("encode");
+    s.send(&q).await.unwrap();
+    loop {
+        let n = s.recv(&mut buf).await.unwrap();
+        let Ok(a) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        if a.metadata.id == 0x1abd {
+            assert_eq!(a.metadata.response_code, ResponseCode::NoError);
+            assert_eq!(
+                a.answers.first().map(|r| r.record_type()),
+                Some(RecordType::SOA)
+            );
+            break;
+        }
+    }
+    start.elapsed()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -356,61 +422,75 @@ async fn bench() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let emitter = Emitter::new(tx);
-    let (mut plain, mut through) = (Vec::new(), Vec::new());
+    let (mut plain, mut through, mut library) = (Vec::new(), Vec::new(), Vec::new());
     let rounds = rounds();
-    // CONFORM_BENCH_ONLY=plain|conform runs one side alone, to profile or count syscalls and
-    // context switches of that side (`perf stat -e context-switches`, `strace -c`).
+    // CONFORM_BENCH_ONLY=plain|conform|hickory runs one side alone, to profile or count
+    // syscalls and context switches of that side (`perf stat -e context-switches`, `strace -c`).
     let only = std::env::var("CONFORM_BENCH_ONLY").ok();
-    let (run_plain, run_conform) = match only.as_deref() {
-        Some("plain") => (true, false),
-        Some("conform") => (false, true),
-        _ => (true, true),
-    };
-    // Each round runs both sides back to back, in an order that alternates from round to
-    // round: whichever side runs second finds the other's effects (a woken NSD, caches, the
-    // scheduler's bookkeeping on a shared vCPU), and a fixed order would give them all to one.
+    let runs = |side: Side| only.as_deref().is_none_or(|o| o == side.name());
+    // Each round runs the three sides back to back, in an order that goes through all six
+    // permutations round by round: whichever side runs after another finds its effects (a
+    // woken NSD, caches, the scheduler's bookkeeping on a shared vCPU), and a fixed order
+    // would give them all to one side.
+    const ORDERS: [[Side; 3]; 6] = [
+        [Side::Plain, Side::Conform, Side::Hickory],
+        [Side::Conform, Side::Hickory, Side::Plain],
+        [Side::Hickory, Side::Plain, Side::Conform],
+        [Side::Conform, Side::Plain, Side::Hickory],
+        [Side::Plain, Side::Hickory, Side::Conform],
+        [Side::Hickory, Side::Conform, Side::Plain],
+    ];
     for i in 0..rounds + 20 {
-        let conform_first = i % 2 == 1;
-        for side in [conform_first, !conform_first] {
-            if side {
-                if !run_conform {
-                    continue;
-                }
-                let env = CaseEnv {
-                    adapter: target.adapter.clone(),
-                    proto: one.protocol.clone(),
-                    params: params.clone(),
-                    seed: i as u64,
-                    emitter: emitter.clone(),
-                };
-                let (t2, r) = timed_case(case.clone(), env).await;
-                assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
-                // The first rounds warm caches on both sides.
-                if i >= 20 {
-                    through.push(t2);
-                }
-            } else {
-                if !run_plain {
-                    continue;
-                }
-                let s = sock.clone();
-                let q = query.clone();
-                let took = tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    let start = Instant::now();
-                    s.send(&q).await.unwrap();
-                    loop {
-                        let n = s.recv(&mut buf).await.unwrap();
-                        if n > 2 && buf[..2] == q[..2] {
-                            break;
-                        }
+        // The first rounds warm caches on every side.
+        let keep = i >= 20;
+        for side in ORDERS[i % ORDERS.len()] {
+            if !runs(side) {
+                continue;
+            }
+            match side {
+                Side::Conform => {
+                    let env = CaseEnv {
+                        adapter: target.adapter.clone(),
+                        proto: one.protocol.clone(),
+                        params: params.clone(),
+                        seed: i as u64,
+                        emitter: emitter.clone(),
+                    };
+                    let (took, r) = timed_case(case.clone(), env).await;
+                    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+                    if keep {
+                        through.push(took);
                     }
-                    start.elapsed()
-                })
-                .await
-                .unwrap();
-                if i >= 20 {
-                    plain.push(took);
+                }
+                Side::Plain => {
+                    let s = sock.clone();
+                    let q = query.clone();
+                    let took = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 4096];
+                        let start = Instant::now();
+                        s.send(&q).await.unwrap();
+                        loop {
+                            let n = s.recv(&mut buf).await.unwrap();
+                            if n > 2 && buf[..2] == q[..2] {
+                                break;
+                            }
+                        }
+                        start.elapsed()
+                    })
+                    .await
+                    .unwrap();
+                    if keep {
+                        plain.push(took);
+                    }
+                }
+                Side::Hickory => {
+                    let s = sock.clone();
+                    let took = tokio::spawn(async move { hickory_query(&s).await })
+                        .await
+                        .unwrap();
+                    if keep {
+                        library.push(took);
+                    }
                 }
             }
         }
@@ -420,35 +500,46 @@ async fn bench() {
     drop(emitter);
     let _ = drain.await;
     if let Some(side) = only {
-        let v = if run_plain { plain } else { through };
+        let v = [plain, through, library]
+            .into_iter()
+            .find(|v| !v.is_empty())
+            .unwrap_or_else(|| panic!("CONFORM_BENCH_ONLY={side}: plain, conform or hickory"));
         println!("{side} alone, {rounds} queries: median {:?}", median(v));
         return;
     }
-    // Per-round figures as well: each round's two queries ran back to back, so their ratio
-    // and difference see the same machine state, where the medians of each side can drift
-    // apart when other work on the shared cores comes and goes during the run.
-    let mut ratios: Vec<f64> = plain
-        .iter()
-        .zip(&through)
-        .map(|(p, c)| c.as_secs_f64() / p.as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let mut diffs: Vec<f64> = plain
-        .iter()
-        .zip(&through)
-        .map(|(p, c)| (c.as_secs_f64() - p.as_secs_f64()) * 1e6)
-        .collect();
-    diffs.sort_by(f64::total_cmp);
-    let (pr, pd) = (ratios[ratios.len() / 2], diffs[diffs.len() / 2]);
-    let (p, c) = (median(plain), median(through));
+    // Per-round figures as well: each round's queries ran back to back, so their ratio and
+    // difference see the same machine state, where the medians of each side can drift apart
+    // when other work on the shared cores comes and goes during the run.
+    let per_round = |base: &[Duration]| {
+        let mut ratios: Vec<f64> = base
+            .iter()
+            .zip(&through)
+            .map(|(b, c)| c.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let mut diffs: Vec<f64> = base
+            .iter()
+            .zip(&through)
+            .map(|(b, c)| (c.as_secs_f64() - b.as_secs_f64()) * 1e6)
+            .collect();
+        diffs.sort_by(f64::total_cmp);
+        (ratios[ratios.len() / 2], diffs[diffs.len() / 2])
+    };
+    let (pr, pd) = per_round(&plain);
+    let (hr, hd) = per_round(&library);
+    let (p, c, h) = (median(plain), median(through.clone()), median(library));
     println!("SOA query to NSD on loopback, {rounds} queries each, interleaved:");
-    println!("  plain UDP client:     median {p:?}");
-    println!("  conform (suite case): median {c:?}");
+    println!("  plain UDP client:       median {p:?}");
+    println!("  hickory-proto client:   median {h:?}");
+    println!("  conform (suite case):   median {c:?}");
     println!(
         "  ratio conform/plain: {:.2}x (target <= 1.10x)",
         c.as_secs_f64() / p.as_secs_f64()
     );
-    println!("  per round: median ratio {pr:.2}x, median difference {pd:.1} µs");
+    println!(
+        "  per round, conform against plain: median ratio {pr:.2}x, median difference {pd:.1} µs"
+    );
+    println!("  per round, conform against hickory-proto: median ratio {hr:.2}x, median difference {hd:.1} µs");
     let placement = std::env::var("CONFORM_BENCH_PLACEMENT").unwrap_or_else(|_| "unnamed".into());
     println!(
         "{}",
@@ -458,6 +549,8 @@ async fn bench() {
             conform_us: c.as_secs_f64() * 1e6,
             ratio: pr,
             diff_us: pd,
+            hickory_us: h.as_secs_f64() * 1e6,
+            ratio_hickory: hr,
         }
         .line()
     );
