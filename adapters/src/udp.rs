@@ -317,6 +317,23 @@ impl Adapter for UdpAdapter {
 mod tests {
     use super::*;
 
+    /// A peer on IPv4 loopback and an adapter aimed at it: the peer, the adapter, a receiver of
+    /// the adapter's arrivals and the adapter's own address.
+    async fn adapter_and_peer() -> (
+        std::net::UdpSocket,
+        UdpAdapter,
+        broadcast::Receiver<Incoming>,
+        SocketAddr,
+    ) {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let a = UdpAdapter::bind("127.0.0.1:0".parse().unwrap(), peer.local_addr().unwrap())
+            .await
+            .unwrap();
+        let rx = a.subscribe();
+        let me = a.local_addr().unwrap();
+        (peer, a, rx, me)
+    }
+
     async fn next(rx: &mut broadcast::Receiver<Incoming>) -> Incoming {
         tokio::time::timeout(Duration::from_secs(2), rx.recv())
             .await
@@ -330,12 +347,7 @@ mod tests {
     /// of the later datagrams is `take_waiting`.
     #[tokio::test(flavor = "current_thread")]
     async fn a_waiting_receiver_reads_what_is_queued_itself_in_order() {
-        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let a = UdpAdapter::bind("127.0.0.1:0".parse().unwrap(), peer.local_addr().unwrap())
-            .await
-            .unwrap();
-        let mut rx = a.subscribe();
-        let me = a.local_addr().unwrap();
+        let (peer, a, mut rx, me) = adapter_and_peer().await;
         assert!(!a.take_waiting(), "nothing was sent yet");
         // Two datagrams for the reader task.
         peer.send_to(b"r0", me).unwrap();
@@ -384,12 +396,7 @@ mod tests {
     /// call. Current-thread runtime: nothing but `take_waiting` reads while the test runs.
     #[tokio::test(flavor = "current_thread")]
     async fn a_receiver_stops_looking_at_an_empty_socket_until_a_probe_finds_data() {
-        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let a = UdpAdapter::bind("127.0.0.1:0".parse().unwrap(), peer.local_addr().unwrap())
-            .await
-            .unwrap();
-        let mut rx = a.subscribe();
-        let me = a.local_addr().unwrap();
+        let (peer, a, mut rx, me) = adapter_and_peer().await;
         // A loopback `sendto` queues the datagram on the receiving socket before it returns.
         for _ in 0..=TAKE_SKIP_AFTER {
             assert!(!a.take_waiting());
