@@ -23,7 +23,7 @@
 //! One run by hand (to profile a side, count syscalls or compare two builds), pinned by you:
 //! `CONFORM_BENCH_PLACEMENT=shared taskset -c 0 <bench binary> --bench`, with
 //! `CONFORM_BENCH_NSD_CPU=1` for split. `CONFORM_BENCH_PLACEMENT` only names the run (the
-//! parent sets it for its children); `CONFORM_BENCH_ONLY=plain|conform` runs one side alone
+//! parent sets it for its children); `CONFORM_BENCH_ONLY=plain|conform|hickory` runs one side alone
 //! (also a single run); `CONFORM_BENCH_ROUNDS` sets the queries per side.
 
 use conform_model::Verdict;
@@ -31,7 +31,7 @@ use conform_runner::exec::{CaseEnv, Emitter};
 use conform_runner::harness::{dns_soa_case, timed_case};
 use conform_runner::target::{start, TargetSpec};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,12 @@ impl RunResult {
 }
 
 fn main() {
+    if let Ok(side) = std::env::var("CONFORM_BENCH_ONLY") {
+        assert!(
+            ["plain", "conform", "hickory"].contains(&side.as_str()),
+            "CONFORM_BENCH_ONLY={side}: expected plain, conform or hickory"
+        );
+    }
     if !has("nsd") {
         println!("SKIPPED: the DNS query bench needs nsd (ci/install-dns-servers.sh)");
         return;
@@ -231,14 +237,22 @@ fn main() {
             cpus.len()
         );
     }
-    // A silent NSD must end the run, not hang it; a watchdog thread rather than a timeout per
-    // plain query, which would add a timer to the side being compared against.
-    let limit = Duration::from_secs(60) + Duration::from_millis(2 * rounds() as u64);
-    std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        eprintln!("dns_query bench: no end after {limit:?} (nsd silent?); giving up");
-        kill_nsd();
-        std::process::exit(2);
+    // A silent NSD must end the run, not hang it: a watchdog thread that ends a run whose
+    // rounds stop advancing (not a timeout per plain query, which would add a timer to the
+    // side compared against; not a total time, which a long run under valgrind can exceed).
+    std::thread::spawn(|| {
+        const STALL: Duration = Duration::from_secs(60);
+        let mut seen = PROGRESS.load(Ordering::Relaxed);
+        loop {
+            std::thread::sleep(STALL);
+            let now = PROGRESS.load(Ordering::Relaxed);
+            if now == seen {
+                eprintln!("dns_query bench: no round ended in {STALL:?} (nsd silent?); giving up");
+                kill_nsd();
+                std::process::exit(2);
+            }
+            seen = now;
+        }
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -247,8 +261,24 @@ fn main() {
     rt.block_on(bench());
 }
 
-/// NSD's PID while it runs, for the watchdog (0: none).
+/// NSD's PID while it runs, for the watchdog (0: none). Whoever takes it (the watchdog or
+/// [`Nsd`]'s drop) is the one who stops NSD.
 static NSD_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Rounds begun, for the watchdog (also counts the warm-up and while NSD starts: 0).
+static PROGRESS: AtomicU64 = AtomicU64::new(0);
+
+/// Removes the run's directory. NSD's helper processes (xfrd writes its state there) may
+/// still be ending after NSD itself: a few tries.
+fn remove_run_dir() {
+    let dir = run_dir();
+    for _ in 0..20 {
+        if std::fs::remove_dir_all(&dir).is_ok() || !dir.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
 
 /// The run's directory (NSD's config, zone and state), removed when the run ends.
 fn run_dir() -> std::path::PathBuf {
@@ -262,7 +292,7 @@ fn kill_nsd() {
     if pid != 0 {
         let _ = Command::new("kill").arg(pid.to_string()).status();
     }
-    let _ = std::fs::remove_dir_all(run_dir());
+    remove_run_dir();
 }
 
 /// The NSD this bench started; stopped (and the run's directory removed) when dropped, so a
@@ -271,10 +301,13 @@ struct Nsd(std::process::Child);
 
 impl Drop for Nsd {
     fn drop(&mut self) {
-        NSD_PID.store(0, Ordering::SeqCst);
+        // The watchdog took it: it stops NSD and exits the process.
+        if NSD_PID.swap(0, Ordering::SeqCst) == 0 {
+            return;
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(run_dir());
+        remove_run_dir();
     }
 }
 
@@ -322,9 +355,10 @@ enum Side {
     Plain,
     /// The suite case through conform.
     Conform,
-    /// A DNS client that does the DNS work with a library: the query built and the answer
-    /// parsed and checked (rcode, first answer's type) with hickory-proto, conform's own
-    /// encoder dependency.
+    /// A straightforward client built on a DNS library: each query built from the name and
+    /// encoded, each answer parsed whole and checked (rcode, first answer's type), with
+    /// hickory-proto, conform's own encoder dependency. (conform memoises its encoding and
+    /// reads the answer only as far as the template asks.)
     Hickory,
 }
 
@@ -431,18 +465,21 @@ async fn bench() {
     // Each round runs the three sides back to back, in an order that goes through all six
     // permutations round by round: whichever side runs after another finds its effects (a
     // woken NSD, caches, the scheduler's bookkeeping on a shared vCPU), and a fixed order
-    // would give them all to one side.
+    // would give them all to one side. In this sequence every side takes each place twice and,
+    // across round boundaries too, follows each other side equally often and never itself.
     const ORDERS: [[Side; 3]; 6] = [
         [Side::Plain, Side::Conform, Side::Hickory],
-        [Side::Conform, Side::Hickory, Side::Plain],
-        [Side::Hickory, Side::Plain, Side::Conform],
-        [Side::Conform, Side::Plain, Side::Hickory],
         [Side::Plain, Side::Hickory, Side::Conform],
         [Side::Hickory, Side::Conform, Side::Plain],
+        [Side::Conform, Side::Plain, Side::Hickory],
+        [Side::Conform, Side::Hickory, Side::Plain],
+        [Side::Hickory, Side::Plain, Side::Conform],
     ];
-    for i in 0..rounds + 20 {
-        // The first rounds warm caches on every side.
-        let keep = i >= 20;
+    // The first rounds (whole cycles of the orders) warm caches on every side.
+    const WARM: usize = 4 * ORDERS.len();
+    for i in 0..rounds + WARM {
+        PROGRESS.fetch_add(1, Ordering::Relaxed);
+        let keep = i >= WARM;
         for side in ORDERS[i % ORDERS.len()] {
             if !runs(side) {
                 continue;
@@ -527,7 +564,7 @@ async fn bench() {
     };
     let (pr, pd) = per_round(&plain);
     let (hr, hd) = per_round(&library);
-    let (p, c, h) = (median(plain), median(through.clone()), median(library));
+    let (p, c, h) = (median(plain), median(through), median(library));
     println!("SOA query to NSD on loopback, {rounds} queries each, interleaved:");
     println!("  plain UDP client:       median {p:?}");
     println!("  hickory-proto client:   median {h:?}");
