@@ -443,17 +443,18 @@ fn request(xid: u32, mac: [u8; 6], opts: &[(u8, &[u8])]) -> Datagram {
     }
 }
 
-fn write_tmp(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("conform-pcap-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+/// Writes `bytes` to `name` in `dir`, a test's own temporary directory (removed when the
+/// test drops it).
+fn write_tmp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(name);
     std::fs::write(&p, bytes).unwrap();
     p
 }
 
 #[tokio::test]
 async fn pcap_adapter_answers_with_rewritten_captured_replies() {
-    let path = write_tmp("dora.pcapng", &pcapng(1, &dora()));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_tmp(&tmp, "dora.pcapng", &pcapng(1, &dora()));
     let a = PcapAdapter::open(&path, "dhcp").unwrap();
     assert_eq!(a.replies(), 2);
     assert!(a.describe().contains("dora.pcapng"), "{}", a.describe());
@@ -521,7 +522,8 @@ async fn pcap_adapter_answers_with_rewritten_captured_replies() {
 #[test]
 fn pcap_adapter_needs_replies() {
     let requests: Vec<Vec<u8>> = dora().into_iter().step_by(2).collect();
-    let path = write_tmp("requests-only.pcap", &pcap(1, &full(requests)));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_tmp(&tmp, "requests-only.pcap", &pcap(1, &full(requests)));
     let e = PcapAdapter::open(&path, "dhcp")
         .err()
         .expect("no replies")
@@ -582,11 +584,12 @@ proptest! {
 fn streamed_files_larger_than_the_window_read_and_fail_like_memory() {
     // 4,000 frames (about 1.4 MB): records straddle the 1 MiB read window.
     let frames: Vec<Vec<u8>> = (0..1000).flat_map(|_| dora()).collect();
+    let tmp = tempfile::tempdir().unwrap();
     for (name, bytes) in [
         ("big.pcap", pcap(1, &full(frames.clone()))),
         ("big.pcapng", pcapng(1, &frames)),
     ] {
-        let path = write_tmp(name, &bytes);
+        let path = write_tmp(&tmp, name, &bytes);
         let t = read_trace(&path, &filter()).unwrap();
         assert_eq!(t.packets.len(), 4000, "{name}");
         assert_eq!(t.packets[3999].number, 4000);
@@ -600,7 +603,7 @@ fn streamed_files_larger_than_the_window_read_and_fail_like_memory() {
         let a = PcapAdapter::open(&path, "dhcp").unwrap();
         assert_eq!(a.replies(), 2000);
         // Cut 100 bytes before the end: the last packet's record is incomplete.
-        let cut = write_tmp(&format!("cut-{name}"), &bytes[..bytes.len() - 100]);
+        let cut = write_tmp(&tmp, &format!("cut-{name}"), &bytes[..bytes.len() - 100]);
         let e = read_trace(&cut, &filter()).unwrap_err().to_string();
         assert!(
             e.contains("packet 4000: ") && e.contains("truncated"),
@@ -614,7 +617,8 @@ fn streamed_files_larger_than_the_window_read_and_fail_like_memory() {
 #[tokio::test]
 async fn streamed_adapter_reads_frames_back_from_the_file() {
     let frames: Vec<Vec<u8>> = (0..1000).flat_map(|_| dora()).collect();
-    let path = write_tmp("stream.pcapng", &pcapng(1, &frames));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_tmp(&tmp, "stream.pcapng", &pcapng(1, &frames));
     let a = PcapAdapter::open(&path, "dhcp").unwrap();
     let mut rx = a.subscribe();
     let mac = [0x02, 1, 2, 3, 4, 5];

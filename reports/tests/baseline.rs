@@ -108,9 +108,9 @@ fn baselines_are_per_target_and_round_trip() {
     assert!(!base
         .compare(&run("dnsmasq", &[("a", Verdict::Fail)]))
         .gate_ok());
-    let dir = std::env::temp_dir().join(format!("conform-baseline-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("b.json");
+    // Removed when the test ends.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("b.json");
     std::fs::write(&f, base.to_json()).unwrap();
     assert_eq!(Baseline::load(&f).unwrap(), base);
     std::fs::write(&f, "{\"version\": 9, \"targets\": {}}").unwrap();

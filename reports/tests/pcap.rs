@@ -108,9 +108,9 @@ fn every_packet_has_a_comment_and_tshark_reads_it() {
     assert_eq!(n, 2);
     // pcapng section header block magic.
     assert_eq!(&buf[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
-    let dir = std::env::temp_dir().join(format!("conform-pcap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("run.pcapng");
+    // Removed when the test ends.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("run.pcapng");
     std::fs::write(&f, &buf).unwrap();
     if Command::new("tshark").arg("--version").output().is_err() {
         eprintln!("SKIPPED: the tshark half of this test needs tshark (apt-get install tshark)");

@@ -3,12 +3,12 @@
 //! dnsmasq in a lab when it can (root, dnsmasq), and says SKIPPED otherwise.
 
 use conform_codec::dhcp::raw::Repr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod support;
 use support::{assert_capture_rejected, conform, have, is_root, text, workspace};
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> support::TmpDir {
     support::tmp("replay", name)
 }
 

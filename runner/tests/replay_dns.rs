@@ -4,12 +4,11 @@
 
 use conform_adapters::pcap_replay::{read_trace, rules_for, Role};
 use conform_codec::value::hex;
-use std::path::PathBuf;
 
 mod support;
 use support::{assert_capture_rejected, conform, have, is_root, text, workspace};
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> support::TmpDir {
     support::tmp("replay-dns", name)
 }
 

@@ -30,9 +30,9 @@ async fn run(
     exclusive: &[usize],
     jobs: usize,
 ) -> (Vec<(String, f64, f64)>, conform_model::event::Counts) {
-    let dir = std::env::temp_dir().join(format!("conform-sched-{}-{n}-{jobs}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("s.yaml");
+    // Removed when the run is done.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.yaml");
     std::fs::write(&f, suite(n, exclusive)).unwrap();
     let loaded = load_paths(&[f]);
     assert!(

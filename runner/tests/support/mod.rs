@@ -24,15 +24,43 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A fresh, empty directory `<tmp>/conform-<suite>-test-<pid>-<name>`.
-pub fn tmp(suite: &str, name: &str) -> PathBuf {
+/// A fresh, empty directory `<tmp>/conform-<suite>-test-<pid>-<name>`, removed when the
+/// test drops it; kept (and its path printed) when the test fails, for a look at what it
+/// wrote.
+pub fn tmp(suite: &str, name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!(
         "conform-{suite}-test-{}-{name}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
+}
+
+/// See [`tmp`].
+pub struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TmpDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// Whether `bin` is on the PATH (or in /usr/sbin, where Debian puts servers).
