@@ -48,6 +48,15 @@ pub trait Protocol: Send + Sync + Debug {
     fn sendable(&self, _f: &FieldRef) -> bool {
         true
     }
+
+    /// The key that ties an answer to the request it answers, read from a message's bytes
+    /// (DHCP: the xid; DNS: the id); `None` when the protocol has none or the message is too
+    /// short to carry it. A timeout's mismatch report uses it to tell the case's own exchange
+    /// from other cases' messages that arrive on a shared socket. Invariant: servers echo it,
+    /// so an answer, even a malformed or wrong one, carries its request's key.
+    fn correlation(&self, _payload: &[u8]) -> Option<u64> {
+        None
+    }
 }
 
 /// A decoded message: the view templates match against.

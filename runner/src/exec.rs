@@ -370,6 +370,24 @@ impl Emitter {
         }
     }
 
+    /// The correlation keys ([`Protocol::correlation`]) of what this case has sent so far,
+    /// read from its buffered `Sent` events: a timeout's report asks, and nothing is recorded
+    /// on the case's path for it. Empty for an unbuffered emitter.
+    fn sent_keys(&self, proto: &dyn Protocol) -> Vec<u64> {
+        let Some(b) = &self.buffer else {
+            return Vec::new();
+        };
+        lock(b)
+            .iter()
+            .filter_map(|p| match p {
+                Pending::Step(_, StepEvent::Sent { datagram, .. }) => {
+                    proto.correlation(&datagram.payload)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Moves the buffered events to the run's outbox, in one piece.
     fn flush(&self) {
         if let Some(b) = &self.buffer {
@@ -1058,6 +1076,13 @@ impl ComponentRun {
 
     /// On a timeout, explain what the first receive branch expected against the closest
     /// message that arrived, plus everything that arrived unmatched.
+    ///
+    /// Cases that run at once share the target's socket, so other cases' answers arrive here
+    /// too. A message whose correlation key (DNS id, DHCP xid) is known and is none of the keys
+    /// this case sent belongs to another exchange: it is listed (marked so) but never taken as
+    /// the closest, which would explain a silent server with another query's answer. A
+    /// message without a key, or any message when the case sent nothing with one, counts as
+    /// this case's, as before.
     fn report_mismatch(&self, branches: &[Branch], unmatched: &[Msg], path: &str) {
         let Some(template) = branches.iter().find_map(|b| match &b.on {
             BranchOn::Receive { template, .. } => Some(template.clone()),
@@ -1065,8 +1090,19 @@ impl ComponentRun {
         }) else {
             return;
         };
+        let proto = self.ctx.env.proto.as_ref();
+        let own = self.ctx.env.emitter.sent_keys(proto);
+        let foreign: Vec<bool> = unmatched
+            .iter()
+            .map(|m| {
+                !own.is_empty()
+                    && m.datagram()
+                        .and_then(|d| proto.correlation(&d.payload))
+                        .is_some_and(|k| !own.contains(&k))
+            })
+            .collect();
         let mut best: Option<(usize, &Msg, Vec<conform_model::Mismatch>)> = None;
-        for m in unmatched {
+        for (m, _) in unmatched.iter().zip(&foreign).filter(|(_, f)| !**f) {
             let mm = template.explain(m.as_ref(), self);
             if best.as_ref().is_none_or(|(n, _, _)| mm.len() < *n) {
                 best = Some((mm.len(), m, mm));
@@ -1081,7 +1117,17 @@ impl ComponentRun {
             template: template.name.to_string(),
             closest,
             mismatches,
-            unmatched: unmatched.iter().map(|m| m.summary()).collect(),
+            unmatched: unmatched
+                .iter()
+                .zip(&foreign)
+                .map(|(m, f)| {
+                    if *f {
+                        format!("{} (another exchange's)", m.summary())
+                    } else {
+                        m.summary()
+                    }
+                })
+                .collect(),
         });
     }
 

@@ -31,6 +31,8 @@ enum Mode {
     NakEverything,
     /// Sends a foreign OFFER (other xid) first, then the real one.
     NoiseFirst,
+    /// Sends only a foreign OFFER (another exchange's xid): for this case, a silent server.
+    OnlyForeign,
 }
 
 /// A minimal DHCP server: OFFER for DISCOVER, ACK for a REQUEST whose option 50 equals the
@@ -94,10 +96,12 @@ fn fake_server(mode: Mode) -> Arc<SimAdapter> {
             p.encode(&fields).unwrap()
         };
         let mut out = vec![];
-        if mode == Mode::NoiseFirst {
+        if matches!(mode, Mode::NoiseFirst | Mode::OnlyForeign) {
             out.push((Duration::from_millis(5), build(xid ^ 0x5555, ip)));
         }
-        out.push((Duration::from_millis(10), build(xid, ip)));
+        if mode != Mode::OnlyForeign {
+            out.push((Duration::from_millis(10), build(xid, ip)));
+        }
         out
     })))
 }
@@ -428,6 +432,50 @@ async fn activated_default_turns_a_nak_into_an_immediate_fail() {
 async fn foreign_messages_are_skipped_not_matched() {
     let r = run_yaml(&suite(&case("noise", DORA)), fake_server(Mode::NoiseFirst)).await;
     assert_eq!(r.result.verdict, Verdict::Pass, "{:?}", r.result.reason);
+}
+
+/// A timeout's report does not explain a silent server with another exchange's message (as
+/// cases that share a socket see): that message is listed, marked, and is not the closest.
+/// A wrong answer to this case's own xid still is.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_report_does_not_take_another_exchanges_message_as_the_closest() {
+    let mismatch = |r: &Run| {
+        r.events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::Mismatch {
+                    closest,
+                    mismatches,
+                    unmatched,
+                    ..
+                } => Some((closest.clone(), mismatches.len(), unmatched.clone())),
+                _ => None,
+            })
+            .expect("a mismatch report")
+    };
+    let r = run_yaml(
+        &suite(&case("foreign", DORA)),
+        fake_server(Mode::OnlyForeign),
+    )
+    .await;
+    assert_eq!(r.result.verdict, Verdict::Fail);
+    let (closest, n, unmatched) = mismatch(&r);
+    assert_eq!(
+        (closest, n),
+        (None, 0),
+        "another exchange's OFFER explained"
+    );
+    assert_eq!(unmatched.len(), 1);
+    assert!(
+        unmatched[0].contains("DHCPOFFER") && unmatched[0].ends_with("(another exchange's)"),
+        "{unmatched:?}"
+    );
+    // The own exchange's wrong answer (a NAK for the DISCOVER) stays the closest.
+    let r = run_yaml(&suite(&case("nak", DORA)), fake_server(Mode::NakEverything)).await;
+    let (closest, n, unmatched) = mismatch(&r);
+    assert!(closest.is_some_and(|c| c.contains("DHCPNAK")));
+    assert!(n > 0);
+    assert!(!unmatched[0].contains("another exchange"), "{unmatched:?}");
 }
 
 #[tokio::test(start_paused = true)]

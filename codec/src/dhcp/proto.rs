@@ -33,6 +33,12 @@ impl Protocol for Dhcp {
         Arc::new(DhcpView::new(d))
     }
 
+    /// The xid (RFC 2131 §2: the server's replies carry the client's xid).
+    fn correlation(&self, payload: &[u8]) -> Option<u64> {
+        let x = payload.get(4..8)?;
+        Some(u64::from(u32::from_be_bytes([x[0], x[1], x[2], x[3]])))
+    }
+
     fn decode_owned(&self, d: Datagram) -> Arc<dyn Decoded> {
         Arc::new(DhcpView::from_parts(d.payload, d.meta))
     }
@@ -56,5 +62,25 @@ impl Protocol for Dhcp {
                 | id::DUPLICATE_CODES
                 | id::IP_LEN
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key is the xid, wherever the encoder puts it; a message too short for one has none.
+    #[test]
+    fn correlation_is_the_xid() {
+        let f = |k: &str, v: Value| (catalogue::resolve(k).unwrap(), Some(v));
+        let d = Dhcp
+            .encode(&[
+                f("op", Value::Int(1)),
+                f("xid", Value::Int(0xdead_beef)),
+                f("options.message_type", Value::Int(1)),
+            ])
+            .unwrap();
+        assert_eq!(Dhcp.correlation(&d.payload), Some(0xdead_beef));
+        assert_eq!(Dhcp.correlation(&d.payload[..7]), None);
     }
 }

@@ -115,6 +115,12 @@ impl Protocol for Dns {
         Arc::new(DnsView::new(d))
     }
 
+    /// The header's id (RFC 1035 §4.1.1: copied into the reply).
+    fn correlation(&self, payload: &[u8]) -> Option<u64> {
+        let id = payload.get(..2)?;
+        Some(u64::from(u16::from_be_bytes([id[0], id[1]])))
+    }
+
     fn decode_owned(&self, d: Datagram) -> Arc<dyn Decoded> {
         Arc::new(DnsView::from_parts(d.payload, d.meta))
     }
@@ -141,6 +147,28 @@ mod tests {
         list.iter()
             .map(|(p, v)| (catalogue::resolve(p).unwrap(), Some(v.clone())))
             .collect()
+    }
+
+    /// A query's key is its id, and the answer the encoder builds for it (same id) has the
+    /// same key; a message too short for an id has none.
+    #[test]
+    fn correlation_is_the_id() {
+        let dns = Dns::default();
+        let q = dns
+            .encode(&fields(&[
+                ("id", Value::Int(0x1abc)),
+                ("question.name", Value::Str("example.test".into())),
+            ]))
+            .unwrap();
+        assert_eq!(dns.correlation(&q.payload), Some(0x1abc));
+        let a = dns
+            .encode(&fields(&[
+                ("id", Value::Int(0x1abc)),
+                ("qr", Value::Bool(true)),
+            ]))
+            .unwrap();
+        assert_eq!(dns.correlation(&a.payload), dns.correlation(&q.payload));
+        assert_eq!(dns.correlation(&[0x1a]), None);
     }
 
     /// A memo hit is byte for byte (and meta for meta) what a fresh encode gives, for several
