@@ -1077,12 +1077,12 @@ impl ComponentRun {
     /// On a timeout, explain what the first receive branch expected against the closest
     /// message that arrived, plus everything that arrived unmatched.
     ///
-    /// Cases that run at once share the target's socket, so other cases' answers arrive here
-    /// too. A message whose correlation key (DNS id, DHCP xid) is known and is none of the keys
-    /// this case sent belongs to another exchange: it is listed (marked so) but never taken as
-    /// the closest, which would explain a silent server with another query's answer. A
-    /// message without a key, or any message when the case sent nothing with one, counts as
-    /// this case's, as before.
+    /// Cases that run at once share the target's socket, so other cases' answers (and the
+    /// `closed` pseudo-messages of their TCP connections) arrive here too. When this case sent
+    /// messages with correlation keys (DNS id, DHCP xid), only a message carrying one of those
+    /// keys is tied to its exchange; the others are listed, marked, but never taken as the
+    /// closest, which would explain a silent server with another query's answer. A case that
+    /// sent nothing with a key compares everything, as before.
     fn report_mismatch(&self, branches: &[Branch], unmatched: &[Msg], path: &str) {
         let Some(template) = branches.iter().find_map(|b| match &b.on {
             BranchOn::Receive { template, .. } => Some(template.clone()),
@@ -1096,9 +1096,10 @@ impl ComponentRun {
             .iter()
             .map(|m| {
                 !own.is_empty()
-                    && m.datagram()
+                    && !m
+                        .datagram()
                         .and_then(|d| proto.correlation(&d.payload))
-                        .is_some_and(|k| !own.contains(&k))
+                        .is_some_and(|k| own.contains(&k))
             })
             .collect();
         let mut best: Option<(usize, &Msg, Vec<conform_model::Mismatch>)> = None;
@@ -1122,7 +1123,7 @@ impl ComponentRun {
                 .zip(&foreign)
                 .map(|(m, f)| {
                     if *f {
-                        format!("{} (another exchange's)", m.summary())
+                        format!("{} (not tied to this exchange)", m.summary())
                     } else {
                         m.summary()
                     }
