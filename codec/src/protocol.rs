@@ -51,9 +51,10 @@ pub trait Protocol: Send + Sync + Debug {
 
     /// The key that ties an answer to the request it answers, read from a message's bytes
     /// (DHCP: the xid; DNS: the id); `None` when the protocol has none or the message is too
-    /// short to carry it. A timeout's mismatch report uses it to tell the case's own exchange
-    /// from other cases' messages that arrive on a shared socket. Invariant: servers echo it,
-    /// so an answer, even a malformed or wrong one, carries its request's key.
+    /// short to carry it. A timeout's mismatch report uses it to tell the case's own messages
+    /// from other cases' that arrive on a shared socket (docs/decisions.md D10). It assumes
+    /// what a conforming server does, echo the key; a reply that does not is still reported,
+    /// marked as not tied to the case.
     fn correlation(&self, _payload: &[u8]) -> Option<u64> {
         None
     }

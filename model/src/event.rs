@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 pub const EVENTS_VERSION: u32 = 1;
 
+/// Appended to the summary of a message that arrived during a case but carries none of the
+/// case's correlation keys (another case's answer on a shared socket, or a reply with a
+/// wrong id or xid), in a timeout's `Mismatch` event: its `closest` and `unmatched`.
+pub const NOT_TIED: &str = " (not tied to this case)";
+
 /// One event, stamped with milliseconds since the run started.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {

@@ -130,7 +130,16 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
             };
             let mut detail = String::new();
             if let Some(mm) = c.mismatches.last() {
-                for m in mm.mismatches.iter().take(4) {
+                // Only other cases' messages (or a wrong id or xid) arrived: their fields say
+                // nothing about this case and change from run to run.
+                let untied = mm
+                    .closest
+                    .as_deref()
+                    .is_some_and(|c| c.ends_with(conform_model::event::NOT_TIED));
+                if untied {
+                    detail.push_str(" no answer tied to this case arrived;");
+                }
+                for m in mm.mismatches.iter().take(if untied { 0 } else { 4 }) {
                     let _ = write!(
                         detail,
                         " `{}`: expected {}, actual {};",
@@ -174,4 +183,61 @@ pub fn render(runs: &[RunRecord], title: &str, command: &str, notes: Option<&str
         let _ = writeln!(out, "\n{}", n.trim_end());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{CaseRecord, MismatchRecord};
+    use conform_model::event::NOT_TIED;
+    use conform_model::Mismatch;
+
+    /// A failed case's note shows the closest message's differing fields, unless that message
+    /// is not tied to the case (another case's answer): then it says no answer of its own came.
+    #[test]
+    fn a_note_explains_with_the_case_s_own_answer_only() {
+        let case = |id: &str, closest: String| CaseRecord {
+            id: id.into(),
+            verdict: Verdict::Fail,
+            reason: Some("timeout".into()),
+            mismatches: vec![MismatchRecord {
+                template: "answer".into(),
+                closest: Some(closest),
+                mismatches: vec![Mismatch {
+                    path: "id".into(),
+                    expected: "24584".into(),
+                    actual: "24872".into(),
+                }],
+                unmatched: vec![],
+            }],
+            ..CaseRecord::default()
+        };
+        let run = RunRecord {
+            target: "t".into(),
+            cases: vec![
+                case("own", "DNS R id=24584".into()),
+                case("other", format!("DNS R id=24872{NOT_TIED}")),
+            ],
+            ..RunRecord::default()
+        };
+        let md = render(&[run], "m", "conform matrix", None);
+        let line = |id: &str| {
+            let at = md.find(&format!("### `{id}`")).expect("a section");
+            md[at..]
+                .lines()
+                .find(|l| l.starts_with("- **t**"))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            line("own").contains("`id`: expected 24584, actual 24872"),
+            "{md}"
+        );
+        let other = line("other");
+        assert!(
+            other.contains("no answer tied to this case arrived"),
+            "{other}"
+        );
+        assert!(!other.contains("24872"), "{other}");
+    }
 }

@@ -7,7 +7,7 @@
 
 use conform_adapters::Adapter;
 use conform_codec::{Decoded, Protocol, Value};
-use conform_model::event::{At, EventKind, RunEvent};
+use conform_model::event::{At, EventKind, RunEvent, NOT_TIED};
 use conform_model::suite::{Branch, BranchOn, Case, Component, Step};
 use conform_model::{Env, Template, Verdict};
 use rand::{Rng, SeedableRng};
@@ -55,6 +55,32 @@ enum Pending {
     /// five boxed closures a plain case; now only a sent datagram is boxed (inline it would
     /// double every entry's size).
     Step(Instant, StepEvent),
+}
+
+/// What ties an arriving message to a case: see [`Emitter::sent_ties`].
+#[derive(Default)]
+struct Ties {
+    keys: Vec<u64>,
+    connections: Vec<String>,
+}
+
+impl Ties {
+    /// Whether `m` belongs to the case: it carries one of the case's keys, or it is the
+    /// `closed` pseudo-message of one of the case's TCP connections. `None` when the case sent
+    /// nothing keyed, so nothing can be told apart.
+    fn tied(&self, proto: &dyn Protocol, m: &Msg) -> Option<bool> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let Some(d) = m.datagram() else {
+            return Some(false);
+        };
+        if let Some(k) = proto.correlation(&d.payload) {
+            return Some(self.keys.contains(&k));
+        }
+        let conn = d.meta.transport.trim_end_matches(";closed");
+        Some(self.connections.iter().any(|c| c == conn))
+    }
 }
 
 /// Who emitted a [`StepEvent`] and at which step.
@@ -370,22 +396,32 @@ impl Emitter {
         }
     }
 
-    /// The correlation keys ([`Protocol::correlation`]) of what this case has sent so far,
-    /// read from its buffered `Sent` events: a timeout's report asks, and nothing is recorded
-    /// on the case's path for it. Empty for an unbuffered emitter.
-    fn sent_keys(&self, proto: &dyn Protocol) -> Vec<u64> {
+    /// What ties a message to this case, read from its buffered `Sent` events (a timeout's
+    /// report asks; nothing is recorded on the case's path for it; the buffer stays until the
+    /// case ends): the correlation keys ([`Protocol::correlation`]) of what it sent, and the
+    /// TCP connections it sent on (`tcp;conn=N`), whose `closed` pseudo-messages carry no
+    /// key. A raw TCP send (`;raw`) is left out: its first bytes are the length prefix, not
+    /// the message. Empty for an unbuffered emitter.
+    fn sent_ties(&self, proto: &dyn Protocol) -> Ties {
+        let mut t = Ties::default();
         let Some(b) = &self.buffer else {
-            return Vec::new();
+            return t;
         };
-        lock(b)
-            .iter()
-            .filter_map(|p| match p {
-                Pending::Step(_, StepEvent::Sent { datagram, .. }) => {
-                    proto.correlation(&datagram.payload)
+        for p in lock(b).iter() {
+            if let Pending::Step(_, StepEvent::Sent { datagram, .. }) = p {
+                let transport = &datagram.meta.transport;
+                if transport.contains(";raw") {
+                    continue;
                 }
-                _ => None,
-            })
-            .collect()
+                if let Some(k) = proto.correlation(&datagram.payload) {
+                    t.keys.push(k);
+                }
+                if transport.starts_with("tcp;") {
+                    t.connections.push(transport.to_string());
+                }
+            }
+        }
+        t
     }
 
     /// Moves the buffered events to the run's outbox, in one piece.
@@ -1028,7 +1064,7 @@ impl ComponentRun {
                                 // awaited one: report how that message differs from what was
                                 // awaited, as a timeout would.
                                 if b.from_altstep.is_some() && i > 0 {
-                                    self.report_mismatch(branches, std::slice::from_ref(&msg), path);
+                                    self.report_mismatch(branches, std::slice::from_ref(&msg), path, false);
                                 }
                                 if let Some((var, p)) = missing {
                                     self.set_verdict(Verdict::Fail, Some(format!("capture `{var}`: field `{p}` is absent in the matched message")), path);
@@ -1059,7 +1095,7 @@ impl ComponentRun {
                         }
                         let tname = if timer.is_empty() { "receive".to_string() } else { timer.clone() };
                         self.emit(EventKind::Timeout { at: self.at(path), timer: tname });
-                        self.report_mismatch(branches, &unmatched, path);
+                        self.report_mismatch(branches, &unmatched, path, true);
                         let flow = self.take_branch(b, i, path).await;
                         if flow == Flow::Stop {
                             return Flow::Stop;
@@ -1078,12 +1114,14 @@ impl ComponentRun {
     /// message that arrived, plus everything that arrived unmatched.
     ///
     /// Cases that run at once share the target's socket, so other cases' answers (and the
-    /// `closed` pseudo-messages of their TCP connections) arrive here too. When this case sent
-    /// messages with correlation keys (DNS id, DHCP xid), only a message carrying one of those
-    /// keys is tied to its exchange; the others are listed, marked, but never taken as the
-    /// closest, which would explain a silent server with another query's answer. A case that
-    /// sent nothing with a key compares everything, as before.
-    fn report_mismatch(&self, branches: &[Branch], unmatched: &[Msg], path: &str) {
+    /// `closed` pseudo-messages of their TCP connections) arrive here too. On a timeout
+    /// (`tie`), a message tied to this case ([`Ties::tied`]) is preferred as the closest; when
+    /// none arrived, the closest of the others is still explained, but its summary says it is
+    /// not tied to this case ([`NOT_TIED`]), so a silent server is not read as one that sent
+    /// another query's answer, and a wrong xid or id is still shown field by field. Untied
+    /// messages are marked in the list too. A case that sent nothing keyed is reported as
+    /// before, and so is an altstep's message (`tie` false), which decided the verdict.
+    fn report_mismatch(&self, branches: &[Branch], unmatched: &[Msg], path: &str, tie: bool) {
         let Some(template) = branches.iter().find_map(|b| match &b.on {
             BranchOn::Receive { template, .. } => Some(template.clone()),
             _ => None,
@@ -1091,26 +1129,37 @@ impl ComponentRun {
             return;
         };
         let proto = self.ctx.env.proto.as_ref();
-        let own = self.ctx.env.emitter.sent_keys(proto);
-        let foreign: Vec<bool> = unmatched
+        let ties = if tie {
+            self.ctx.env.emitter.sent_ties(proto)
+        } else {
+            Ties::default()
+        };
+        let untied: Vec<bool> = unmatched
             .iter()
-            .map(|m| {
-                !own.is_empty()
-                    && !m
-                        .datagram()
-                        .and_then(|d| proto.correlation(&d.payload))
-                        .is_some_and(|k| own.contains(&k))
-            })
+            .map(|m| ties.tied(proto, m) == Some(false))
             .collect();
-        let mut best: Option<(usize, &Msg, Vec<conform_model::Mismatch>)> = None;
-        for (m, _) in unmatched.iter().zip(&foreign).filter(|(_, f)| !**f) {
+        // The closest among the tied messages, or among all when none is tied.
+        let any_tied = untied.iter().any(|u| !u);
+        let mut best: Option<(usize, usize, Vec<conform_model::Mismatch>)> = None;
+        for (i, m) in unmatched.iter().enumerate() {
+            if any_tied && untied[i] {
+                continue;
+            }
             let mm = template.explain(m.as_ref(), self);
             if best.as_ref().is_none_or(|(n, _, _)| mm.len() < *n) {
-                best = Some((mm.len(), m, mm));
+                best = Some((mm.len(), i, mm));
             }
         }
+        let summary = |i: usize| {
+            let s = unmatched[i].summary();
+            if untied[i] {
+                format!("{s}{NOT_TIED}")
+            } else {
+                s
+            }
+        };
         let (closest, mismatches) = match best {
-            Some((_, m, mm)) => (Some(m.summary()), mm),
+            Some((_, i, mm)) => (Some(summary(i)), mm),
             None => (None, vec![]),
         };
         self.emit(EventKind::Mismatch {
@@ -1118,17 +1167,7 @@ impl ComponentRun {
             template: template.name.to_string(),
             closest,
             mismatches,
-            unmatched: unmatched
-                .iter()
-                .zip(&foreign)
-                .map(|(m, f)| {
-                    if *f {
-                        format!("{} (not tied to this exchange)", m.summary())
-                    } else {
-                        m.summary()
-                    }
-                })
-                .collect(),
+            unmatched: (0..unmatched.len()).map(summary).collect(),
         });
     }
 
@@ -1187,6 +1226,44 @@ mod tests {
     fn a_case_buffer_is_a_small_allocation() {
         let room = std::mem::size_of::<super::Pending>() * super::CASE_BUFFER_ROOM;
         assert!(room <= 1000, "a case buffer takes {room} bytes");
+    }
+
+    /// A message is tied to a case by one of its keys, or, without a key, as the `closed`
+    /// pseudo-message of one of its TCP connections; a case without keys tells nothing apart.
+    #[test]
+    fn messages_are_tied_by_key_or_by_the_case_s_connection() {
+        use conform_codec::{Datagram, Meta, Protocol};
+        let dns = conform_codec::dns::Dns::default();
+        let msg = |payload: Vec<u8>, transport: &'static str| {
+            dns.decode_owned(Datagram {
+                payload,
+                meta: Meta {
+                    transport: transport.into(),
+                    ..Meta::default()
+                },
+            })
+        };
+        let ties = super::Ties {
+            keys: vec![0x1abc],
+            connections: vec!["tcp;conn=3".into()],
+        };
+        let answer = |id: u16| {
+            let mut p = id.to_be_bytes().to_vec();
+            p.extend_from_slice(&[0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            p
+        };
+        assert_eq!(ties.tied(&dns, &msg(answer(0x1abc), "udp")), Some(true));
+        assert_eq!(ties.tied(&dns, &msg(answer(0x1abd), "udp")), Some(false));
+        assert_eq!(
+            ties.tied(&dns, &msg(vec![], "tcp;conn=3;closed")),
+            Some(true)
+        );
+        assert_eq!(
+            ties.tied(&dns, &msg(vec![], "tcp;conn=4;closed")),
+            Some(false)
+        );
+        let none = super::Ties::default();
+        assert_eq!(none.tied(&dns, &msg(answer(7), "udp")), None);
     }
 
     #[test]
