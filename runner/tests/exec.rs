@@ -34,6 +34,9 @@ enum Mode {
     /// Sends only a foreign OFFER (another exchange's xid) and an empty datagram (no xid at
     /// all, like a TCP `closed` pseudo-message): for this case, a silent server.
     OnlyForeign,
+    /// Sends a foreign OFFER (closer to an OFFER template than anything else) and a NAK with
+    /// the case's own xid.
+    ForeignAndNak,
 }
 
 /// A minimal DHCP server: OFFER for DISCOVER, ACK for a REQUEST whose option 50 equals the
@@ -61,7 +64,7 @@ fn fake_server(mode: Mode) -> Arc<SimAdapter> {
             .entry(ch.clone())
             .or_insert(Ipv4Addr::new(192, 0, 2, 100 + n));
         let reply_type = match (mode, mt) {
-            (Mode::NakEverything, _) => 6,
+            (Mode::NakEverything | Mode::ForeignAndNak, _) => 6,
             (_, 1) => 2,
             (_, 3) => match get(p, d, "options.requested_ip") {
                 Some(Value::Ipv4(r)) if r == ip => 5,
@@ -69,7 +72,7 @@ fn fake_server(mode: Mode) -> Arc<SimAdapter> {
             },
             _ => return vec![],
         };
-        let build = |xid: i64, yi: Ipv4Addr| {
+        let build_as = |xid: i64, yi: Ipv4Addr, reply_type: i64| {
             let fields: Vec<(conform_codec::FieldRef, Option<Value>)> = vec![
                 ("op", Value::Int(2)),
                 ("xid", Value::Int(xid)),
@@ -96,7 +99,11 @@ fn fake_server(mode: Mode) -> Arc<SimAdapter> {
             .collect();
             p.encode(&fields).unwrap()
         };
+        let build = |xid: i64, yi: Ipv4Addr| build_as(xid, yi, reply_type);
         let mut out = vec![];
+        if mode == Mode::ForeignAndNak {
+            out.push((Duration::from_millis(5), build_as(xid ^ 0x5555, ip, 2)));
+        }
         if matches!(mode, Mode::NoiseFirst | Mode::OnlyForeign) {
             out.push((Duration::from_millis(5), build(xid ^ 0x5555, ip)));
         }
@@ -475,12 +482,20 @@ async fn a_timeout_report_marks_messages_not_tied_to_the_case() {
         unmatched.iter().all(|u| u.ends_with(NOT_TIED)),
         "{unmatched:?}"
     );
-    // The case's own wrong answer (a NAK for the DISCOVER) is the closest, unmarked.
-    let r = run_yaml(&suite(&case("nak", DORA)), fake_server(Mode::NakEverything)).await;
+    // The case's own wrong answer (a NAK for the DISCOVER) is the closest, unmarked, even
+    // beside another exchange's OFFER that differs from the template in its xid alone.
+    let r = run_yaml(&suite(&case("nak", DORA)), fake_server(Mode::ForeignAndNak)).await;
     let (closest, n, unmatched) = mismatch(&r);
-    assert!(closest.is_some_and(|c| c.contains("DHCPNAK")));
+    assert!(
+        closest
+            .as_deref()
+            .is_some_and(|c| c.contains("DHCPNAK") && !c.ends_with(NOT_TIED)),
+        "{closest:?}"
+    );
     assert!(n > 0);
-    assert!(!unmatched[0].ends_with(NOT_TIED), "{unmatched:?}");
+    assert_eq!(unmatched.len(), 2, "{unmatched:?}");
+    assert!(unmatched[0].contains("DHCPOFFER") && unmatched[0].ends_with(NOT_TIED));
+    assert!(!unmatched[1].ends_with(NOT_TIED), "{unmatched:?}");
 }
 
 #[tokio::test(start_paused = true)]
