@@ -28,7 +28,7 @@
 
 use conform_model::Verdict;
 use conform_runner::exec::{CaseEnv, Emitter};
-use conform_runner::harness::{dns_soa_case, timed_case};
+use conform_runner::harness::{dns_soa_case, median, timed_case};
 use conform_runner::target::{start, TargetSpec};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -400,11 +400,6 @@ async fn hickory_query(s: &tokio::net::UdpSocket) -> Duration {
         }
     }
     start.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 async fn bench() {

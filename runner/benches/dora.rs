@@ -12,7 +12,7 @@ use conform_lab::dhcp_probe::ClientMessage;
 use conform_lab::{Lab, LabOptions, Profile};
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
-use conform_runner::harness::{one_case, timed_case};
+use conform_runner::harness::{median, one_case, timed_case};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,11 +119,6 @@ cases:
       - send: { template: request_selecting, args: { ip: $ip, sid: $sid } }
       - receive: { template: ack, args: { ip: $ip } }
 "#;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 async fn bench() {
     let profile = match Profile::resolve("dnsmasq") {

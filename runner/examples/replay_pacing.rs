@@ -15,7 +15,7 @@ use conform_codec::{protocol_by_name, Datagram};
 use conform_lab::{Lab, LabOptions, Profile};
 use conform_model::Verdict;
 use conform_runner::exec::{run_case, CaseEnv, Emitter};
-use conform_runner::harness::one_case;
+use conform_runner::harness::{median, one_case};
 use conform_runner::replay::{import_capture, ImportOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,11 +116,6 @@ async fn minimal(
         }
     }
     start.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 async fn bench(capture: PathBuf, clients: u32, rounds: usize) {

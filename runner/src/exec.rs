@@ -253,14 +253,14 @@ impl Shared {
     fn deliver(&self) {
         let _one_at_a_time = lock(&self.delivering);
         let batch = {
-            // An idle tick takes nothing and allocates nothing.
-            // The next batch gets twice the room this one needed, so cases ending meanwhile
-            // push without growing the outbox (a growth copies it, on some case's path) even
-            // when the next period ends more cases than this one.
             let mut outbox = lock(&self.outbox);
+            // An idle tick takes nothing and allocates nothing.
             if outbox.is_empty() {
                 return;
             }
+            // The next batch gets twice the room this one needed, so cases ending meanwhile
+            // push without growing the outbox (a growth copies it, on some case's path) even
+            // when the next period ends more cases than this one.
             let room = outbox.len().max(32) * 2;
             std::mem::replace(&mut *outbox, Vec::with_capacity(room))
         };

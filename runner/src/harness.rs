@@ -53,6 +53,13 @@ pub async fn timed_case(case: Arc<Case>, env: CaseEnv) -> (std::time::Duration, 
     .unwrap_or_else(|e| panic!("case task: {e}"))
 }
 
+/// The median of `v` (the upper one of an even count), for the benches' timings. Panics on
+/// an empty list.
+pub fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 /// Writes `yaml` to `dir/name` (creating `dir`) and loads it. Errors: the file cannot be
 /// written, the suite has diagnostics (rendered), or it has no case.
 pub fn one_case(dir: &Path, name: &str, yaml: &str) -> Result<OneCase, String> {

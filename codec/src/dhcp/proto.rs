@@ -35,7 +35,7 @@ impl Protocol for Dhcp {
 
     /// The xid (RFC 2131 §2: the server's replies carry the client's xid).
     fn correlation(&self, payload: &[u8]) -> Option<u64> {
-        let x = payload.get(4..8)?;
+        let x = payload.get(super::raw::field::XID)?;
         Some(u64::from(u32::from_be_bytes([x[0], x[1], x[2], x[3]])))
     }
 

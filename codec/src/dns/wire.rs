@@ -195,11 +195,7 @@ pub fn name_equals(msg: &[u8], start: usize, expected: &str) -> bool {
                 let Some(label) = msg.get(pos + 1..pos + 1 + usize::from(len)) else {
                     break;
                 };
-                if wire_len > MAX_NAME_LEN
-                    || !label
-                        .iter()
-                        .all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\')
-                {
+                if wire_len > MAX_NAME_LEN || !is_plain_label(label) {
                     break;
                 }
                 let end = at + label.len();
@@ -306,12 +302,17 @@ fn scan_name(msg: &[u8], start: usize, mut text: Option<&mut String>) -> WireNam
     }
 }
 
-fn push_label(text: &mut String, label: &[u8]) {
-    // Almost every label is plain printable ASCII: one copy, not a push per byte.
-    if label
+/// Whether a label is written as it is in presentation form: printable ASCII without `.` or
+/// `\\`, the bytes that need no escape.
+fn is_plain_label(label: &[u8]) -> bool {
+    label
         .iter()
         .all(|&b| matches!(b, 0x21..=0x7e) && b != b'.' && b != b'\\')
-    {
+}
+
+fn push_label(text: &mut String, label: &[u8]) {
+    // Almost every label is plain printable ASCII: one copy, not a push per byte.
+    if is_plain_label(label) {
         if let Ok(plain) = std::str::from_utf8(label) {
             text.push_str(plain);
             text.push('.');
